@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/webhook"
+)
+
+// Config is everything `gatehouse serve` reads from flags, validated once.
+type Config struct {
+	Listen       string
+	ProbeListen  string
+	Kubeconfig   string // "" in-cluster, "none" no cluster
+	TLSMode      string // self-managed | files
+	TLSCertFile  string
+	TLSKeyFile   string
+	CASecret     string // namespace/name
+	CertHosts    []string
+	WebhookName  string
+	PolicyFiles  []string
+	WatchPolicy  bool
+	Unmatched    webhook.Action
+	InfraFailure webhook.Action
+	Insecure     []string
+	Timeout      time.Duration
+	StepTimeout  time.Duration
+	MaxBodyBytes int64
+	CacheSize    int
+	CacheTTL     time.Duration
+	LogLevel     string
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+func parseServe(args []string, stderr io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var certHosts, policyFiles, insecure listFlag
+	var unmatched, infra string
+	fs.StringVar(&c.Listen, "listen", ":8443", "address of the HTTPS admission server")
+	fs.StringVar(&c.ProbeListen, "probe-listen", ":8080", "address of the plain-HTTP server for /healthz, /readyz and /metrics")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", `kubeconfig file; empty: in-cluster config; "none": run without a cluster (policies from files, anonymous pulls)`)
+	fs.StringVar(&c.TLSMode, "tls-mode", "self-managed", `"self-managed" (gatehouse runs its CA) or "files" (certificate files from elsewhere, reloaded on change)`)
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serving certificate (PEM) for --tls-mode=files")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "serving key (PEM) for --tls-mode=files")
+	fs.StringVar(&c.CASecret, "ca-secret", "gatehouse-system/gatehouse-ca", "namespace/name of the Secret holding the self-managed CA")
+	fs.Var(&certHosts, "cert-hosts", "DNS names and IPs of the self-managed serving certificate (comma-separated, repeatable)")
+	fs.StringVar(&c.WebhookName, "webhook-config-name", "gatehouse", `name of the Validating and Mutating webhook configurations whose caBundle gatehouse keeps ("" to leave them alone)`)
+	fs.Var(&policyFiles, "policy-file", "policy YAML file or directory (repeatable)")
+	fs.BoolVar(&c.WatchPolicy, "watch-policies", true, "watch ClusterImagePolicy and ImagePolicy resources in the cluster")
+	fs.StringVar(&unmatched, "unmatched-images", "deny", "what happens to images no ClusterImagePolicy matches: deny, warn or allow")
+	fs.StringVar(&infra, "infra-failure", "deny", "what happens when verification is inconclusive (registry down, rate-limited, timeout): deny (fail closed) or allow (fail open, counted apart)")
+	fs.Var(&insecure, "insecure-registries", "registries (host:port) that may be reached over plain HTTP; loopback always may")
+	fs.DurationVar(&c.Timeout, "default-timeout", 10*time.Second, "webhook timeout assumed when the API server sends none")
+	fs.DurationVar(&c.StepTimeout, "step-timeout", 0, "deadline of each registry step inside the request's (0: the request's only)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
+	fs.IntVar(&c.CacheSize, "cache-size", 10000, "verified results kept by digest (0 disables the cache)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 5*time.Minute, "how long a verified result is reused")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	c.CertHosts, c.PolicyFiles, c.Insecure = certHosts, policyFiles, insecure
+	var err error
+	if c.Unmatched, err = webhook.ParseAction(unmatched, webhook.Deny, webhook.Warn, webhook.Allow); err != nil {
+		return nil, usageError{"--unmatched-images " + err.Error()}
+	}
+	if c.InfraFailure, err = webhook.ParseAction(infra, webhook.Deny, webhook.Allow); err != nil {
+		return nil, usageError{"--infra-failure " + err.Error()}
+	}
+	if err := c.validate(); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	switch c.TLSMode {
+	case "files":
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			errs = append(errs, errors.New("--tls-mode=files needs --tls-cert-file and --tls-key-file"))
+		}
+	case "self-managed":
+		if len(c.CertHosts) == 0 {
+			errs = append(errs, errors.New("--tls-mode=self-managed needs --cert-hosts, e.g. gatehouse.gatehouse-system.svc"))
+		}
+		if ns, name, ok := strings.Cut(c.CASecret, "/"); c.Kubeconfig != "none" && (!ok || ns == "" || name == "") {
+			errs = append(errs, fmt.Errorf("--ca-secret %q: write namespace/name", c.CASecret))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--tls-mode %q: use self-managed or files", c.TLSMode))
+	}
+	if c.Kubeconfig == "none" && len(c.PolicyFiles) == 0 {
+		errs = append(errs, errors.New("--kubeconfig=none needs --policy-file: without a cluster, policies come from files"))
+	}
+	if c.Timeout <= 0 || c.Timeout > 30*time.Second {
+		errs = append(errs, errors.New("--default-timeout must be between 0 and 30s (the API server's limit)"))
+	}
+	if c.CacheTTL < 0 || c.CacheSize < 0 || c.MaxBodyBytes <= 0 || c.StepTimeout < 0 {
+		errs = append(errs, errors.New("--cache-ttl, --cache-size and --step-timeout cannot be negative; --max-body-bytes must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

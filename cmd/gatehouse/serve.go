@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"gatehouse.dev/gatehouse/certs"
+	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/pullsecrets"
+	"gatehouse.dev/gatehouse/verify/registry"
+	"gatehouse.dev/gatehouse/webhook"
+)
+
+const sourceFiles = "files"
+
+func serve(ctx context.Context, c *Config, logOut io.Writer) error {
+	log := newLogger(c.LogLevel, logOut)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	kube, err := connect(c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	store, err := loadPolicies(c, kube != nil)
+	if err != nil {
+		return err
+	}
+	admitter, err := newAdmitter(c, store, kube, reg, log)
+	if err != nil {
+		return err
+	}
+	src, runCerts, err := certSource(c, kube, log)
+	if err != nil {
+		return err
+	}
+	registerGauges(reg, store, src)
+
+	g, ctx := errgroup.WithContext(ctx)
+	if kube != nil && c.WatchPolicy {
+		g.Go(func() error { return policy.Watch(ctx, kube.dynamic, store, log) })
+	}
+	g.Go(func() error { runCerts(ctx); return nil })
+	tlsCfg := &tls.Config{GetCertificate: src.GetCertificate, MinVersion: tls.VersionTLS12}
+	admission := webhook.NewServer(admitter, webhook.ServerOptions{MaxBodyBytes: c.MaxBodyBytes, DefaultTimeout: c.Timeout}).Handler()
+	probes := webhook.ProbeHandler(reg, map[string]webhook.Check{
+		"certificate": src.Ready,
+		"policies":    func() error { return boolErr(store.Ready(), "policies are still loading") },
+	})
+	g.Go(func() error { return listen(ctx, c.Listen, admission, tlsCfg, log) })
+	g.Go(func() error { return listen(ctx, c.ProbeListen, probes, nil, log) })
+	log.Info("gatehouse started", "version", version, "listen", c.Listen, "probeListen", c.ProbeListen)
+	return g.Wait()
+}
+
+func newLogger(level string, out io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: l}))
+}
+
+type kubeClients struct {
+	client  kubernetes.Interface
+	dynamic dynamic.Interface
+}
+
+func connect(kubeconfig string) (*kubeClients, error) {
+	if kubeconfig == "none" {
+		return nil, nil
+	}
+	var cfg *rest.Config
+	var err error
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the cluster (use --kubeconfig=none to run without one): %w", err)
+	}
+	cfg.UserAgent = "gatehouse/" + version
+	k := &kubeClients{}
+	if k.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if k.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// loadPolicies reads policy files now (a bad file stops start-up with the
+// error) and returns a store that is ready when every source has loaded.
+func loadPolicies(c *Config, cluster bool) (*policy.Store, error) {
+	var sources []string
+	if len(c.PolicyFiles) > 0 {
+		sources = append(sources, sourceFiles)
+	}
+	if cluster && c.WatchPolicy {
+		sources = append(sources, policy.SourceCluster)
+	}
+	store := policy.NewStore(sources...)
+	if len(c.PolicyFiles) == 0 {
+		return store, nil
+	}
+	objs, err := policy.ReadFiles(c.PolicyFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("--policy-file: %w", err)
+	}
+	var errs []error
+	for _, o := range objs {
+		errs = append(errs, store.Apply(o))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("--policy-file: %w", err)
+	}
+	store.Synced(sourceFiles)
+	return store, nil
+}
+
+func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg prometheus.Registerer, log *slog.Logger) (*webhook.Admitter, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 16
+	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version})
+	var cache *verify.Cache
+	if c.CacheSize > 0 && c.CacheTTL > 0 {
+		cache = verify.NewCache(c.CacheSize, c.CacheTTL)
+	}
+	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout})
+	if err != nil {
+		return nil, err
+	}
+	var keychains pullsecrets.Source = pullsecrets.Anonymous{}
+	if kube != nil {
+		keychains = pullsecrets.NewCluster(kube.client, 30*time.Second)
+	}
+	return webhook.NewAdmitter(webhook.Config{
+		Verifier: v, Policies: store, Keychains: keychains,
+		Unmatched: c.Unmatched, InfraFailure: c.InfraFailure,
+		Metrics: webhook.NewMetrics(reg), Log: log,
+	})
+}
+
+// certSource returns the serving certificate source and the loop that keeps
+// it fresh.
+func certSource(c *Config, kube *kubeClients, log *slog.Logger) (certs.Source, func(context.Context), error) {
+	if c.TLSMode == "files" {
+		f, err := certs.NewFileSource(c.TLSCertFile, c.TLSKeyFile, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tls-cert-file/--tls-key-file: %w", err)
+		}
+		return f, func(ctx context.Context) { f.Run(ctx, 10*time.Second) }, nil
+	}
+	o := certs.SelfManagedOptions{Hosts: c.CertHosts, Store: &certs.MemoryStore{}, Log: log}
+	if kube != nil {
+		ns, name, _ := strings.Cut(c.CASecret, "/")
+		o.Store = &certs.SecretStore{Client: kube.client, Namespace: ns, Name: name}
+		if c.WebhookName != "" {
+			o.Bundle = &certs.WebhookBundle{Client: kube.client, Name: c.WebhookName}
+		}
+	}
+	s, err := certs.NewSelfManaged(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	run := func(ctx context.Context) {
+		for err := s.Refresh(ctx); err != nil; err = s.Refresh(ctx) {
+			log.Error("setting up certificates; retrying", "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+		s.Run(ctx, time.Minute)
+	}
+	return s, run, nil
+}
+
+func registerGauges(reg prometheus.Registerer, store *policy.Store, src certs.Source) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_policy_revision", Help: "Revision of the loaded policy set; it increases with every change."},
+			func() float64 { return float64(store.Snapshot().Revision) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_policies_loaded", Help: "Policies currently loaded."},
+			func() float64 { return float64(store.Snapshot().Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_policies_refused", Help: "Policies whose latest revision was refused; their last good revision, if any, keeps serving."},
+			func() float64 { return float64(len(store.Errors())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_serving_certificate_expiry_timestamp_seconds", Help: "Expiry of the current serving certificate, Unix time (0 before one is loaded)."},
+			func() float64 {
+				if t := src.NotAfter(); !t.IsZero() {
+					return float64(t.Unix())
+				}
+				return 0
+			}),
+	)
+}
+
+func listen(ctx context.Context, addr string, h http.Handler, tlsCfg *tls.Config, log *slog.Logger) error {
+	srv := &http.Server{
+		Addr: addr, Handler: h, TLSConfig: tlsCfg,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 40 * time.Second, IdleTimeout: 90 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if tlsCfg != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func boolErr(ok bool, msg string) error {
+	if ok {
+		return nil
+	}
+	return errors.New(msg)
+}

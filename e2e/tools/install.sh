@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what the e2e tests and the demo run, on a fresh Debian/Ubuntu
+# machine with Go, gcc, git and apt; fast and idempotent on reruns.
+#
+#   apt:   etcd-server, docker-registry, iproute2 (only when missing)
+#   build: kube-apiserver (e2e/tools/kube), cosign (e2e/tools/cosign)
+#          into ${GATEHOUSE_TOOLS:-<repo>/.cache/bin}; a build is skipped
+#          while <bin>.stamp holds the sha256 of the tool module's
+#          go.mod+go.sum that built it
+#   links: etcd and docker-registry from PATH into the same directory, where
+#          e2e/env.FindTools looks first
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOOLS=${GATEHOUSE_TOOLS:-$ROOT/.cache/bin}
+mkdir -p "$TOOLS"
+
+SUDO=""
+[[ $(id -u) == 0 ]] || SUDO=sudo
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+secs() { local ms=$(($(now_ms) - $1)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+# Serialise concurrent runs (parallel CI jobs sharing a cache).
+if command -v flock >/dev/null; then
+	exec 9>"$TOOLS/.install.lock"
+	flock 9
+fi
+
+install_apt() {
+	local need=()
+	command -v etcd >/dev/null || need+=(etcd-server)
+	command -v docker-registry >/dev/null || need+=(docker-registry)
+	command -v ip >/dev/null || need+=(iproute2)
+	if ((${#need[@]} == 0)); then
+		echo "apt: etcd-server docker-registry iproute2 present"
+		return
+	fi
+	local t0
+	t0=$(now_ms)
+	# Keep the packages' services from starting (the tests run their own
+	# instances on free ports), unless the machine already has a policy.
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+		$SUDO chmod 755 /usr/sbin/policy-rc.d
+		trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	echo "apt: installed ${need[*]} in $(secs "$t0")"
+}
+
+# build_tool NAME MODULE_DIR PACKAGE
+build_tool() {
+	local name=$1 dir=$ROOT/$2 pkg=$3
+	local out=$TOOLS/$name t0 sum
+	t0=$(now_ms)
+	sum=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)
+	if [[ -x $out && -f $out.stamp && $(<"$out.stamp") == "$sum" ]]; then
+		echo "$name: cached ($(secs "$t0")) $out"
+		return
+	fi
+	(cd "$dir" && GOFLAGS=-mod=readonly go build -trimpath -o "$out.tmp" "$pkg")
+	mv -f "$out.tmp" "$out"
+	echo "$sum" >"$out.stamp"
+	echo "$name: built in $(secs "$t0") $out"
+}
+
+link_tool() {
+	local name=$1 path
+	path=$(command -v "$name" || true)
+	[[ -n $path || ! -x /usr/bin/$name ]] || path=/usr/bin/$name
+	[[ -n $path ]] || { echo "$name: not found in PATH" >&2; return 1; }
+	[[ $path == "$TOOLS/$name" ]] || ln -sfn "$path" "$TOOLS/$name"
+	echo "$name: linked $TOOLS/$name -> $path"
+}
+
+command -v go >/dev/null || { echo "install.sh: go is not in PATH" >&2; exit 1; }
+install_apt
+link_tool etcd
+link_tool docker-registry
+build_tool kube-apiserver e2e/tools/kube k8s.io/kubernetes/cmd/kube-apiserver
+build_tool cosign e2e/tools/cosign github.com/sigstore/cosign/v2/cmd/cosign

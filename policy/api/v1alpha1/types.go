@@ -1,0 +1,99 @@
+// Package v1alpha1 holds the Go types of gatehouse's policy API, group
+// gatehouse.dev, version v1alpha1. The CRDs in manifests/base/crds are the
+// served form of these types; docs/policy-api.md documents them field by field.
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Group and Version of the policy API.
+const (
+	Group   = "gatehouse.dev"
+	Version = "v1alpha1"
+)
+
+// Kinds of the policy API.
+const (
+	KindClusterImagePolicy = "ClusterImagePolicy"
+	KindImagePolicy        = "ImagePolicy"
+)
+
+// ClusterImagePolicy is a cluster-scoped policy: the images it matches must
+// carry the signatures it names, in every namespace.
+type ClusterImagePolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ImagePolicySpec `json:"spec"`
+}
+
+// ImagePolicy is a namespaced policy. It applies only to pods of its own
+// namespace and can only add requirements: an image must satisfy every
+// matching cluster policy and every matching ImagePolicy, and an image that no
+// cluster policy matches stays subject to the unmatched-image default.
+type ImagePolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ImagePolicySpec `json:"spec"`
+}
+
+// ImagePolicySpec is what both policy kinds require of the images they match.
+type ImagePolicySpec struct {
+	// Images lists globs over canonical repository names, such as
+	// "docker.io/library/nginx" or "registry.example.com/team/**". A glob
+	// matches the repository, never the tag or digest.
+	Images []ImageGlob `json:"images"`
+	// Authorities are the signers this policy trusts.
+	Authorities []Authority `json:"authorities"`
+	// Require says how many authorities must have signed: "all" (default)
+	// or "any".
+	Require Requirement `json:"require,omitempty"`
+	// Mode is what a failure does: "enforce" (deny, the default), "warn"
+	// (admit with a warning) or "audit" (admit, record only).
+	Mode Mode `json:"mode,omitempty"`
+	// PinDigest, when true (the default), makes the mutating webhook rewrite
+	// each matched Pod image to repo:tag@sha256:... with the digest that was
+	// verified. When false the image is verified but left as written, and the
+	// response carries a warning that the tag may move.
+	PinDigest *bool `json:"pinDigest,omitempty"`
+}
+
+// ImageGlob is one pattern over canonical repository names. "*" matches
+// within one path segment, "**" across segments, "?" one character.
+type ImageGlob struct {
+	Glob string `json:"glob"`
+}
+
+// Authority is one trusted signer.
+type Authority struct {
+	// Name identifies the authority in messages, metrics and audit records.
+	Name string `json:"name"`
+	// Key trusts cosign signatures made with one key.
+	Key *KeyAuthority `json:"key,omitempty"`
+}
+
+// KeyAuthority trusts cosign signatures made with a key pair.
+type KeyAuthority struct {
+	// Data is the PEM-encoded public key (ECDSA, RSA or Ed25519).
+	Data string `json:"data"`
+	// HashAlgorithm is the digest the signature was made over: sha256
+	// (default), sha384 or sha512.
+	HashAlgorithm string `json:"hashAlgorithm,omitempty"`
+}
+
+// Requirement says how many of a policy's authorities must have signed.
+type Requirement string
+
+// Requirements.
+const (
+	RequireAll Requirement = "all"
+	RequireAny Requirement = "any"
+)
+
+// Mode is what a policy failure does to the admission request.
+type Mode string
+
+// Modes.
+const (
+	ModeEnforce Mode = "enforce"
+	ModeWarn    Mode = "warn"
+	ModeAudit   Mode = "audit"
+)

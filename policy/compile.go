@@ -1,0 +1,159 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/verify"
+)
+
+// Object is one policy resource as read from a file or the cluster.
+type Object struct {
+	Kind      string // v1alpha1.KindClusterImagePolicy or KindImagePolicy
+	Namespace string // ImagePolicy only
+	Name      string
+	Spec      v1alpha1.ImagePolicySpec
+}
+
+// ID names the object in messages, metrics and audit records:
+// "ClusterImagePolicy/NAME" or "ImagePolicy/NAMESPACE/NAME".
+func (o Object) ID() string {
+	if o.Kind == v1alpha1.KindImagePolicy {
+		return o.Kind + "/" + o.Namespace + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Name
+}
+
+// Policy is a compiled, validated policy.
+type Policy struct {
+	ID          string
+	Namespace   string // "" for cluster policies
+	Mode        v1alpha1.Mode
+	Require     v1alpha1.Requirement
+	Pin         bool
+	Authorities []verify.Authority
+	names       map[string]string // authority ID -> name
+	globs       []*regexp.Regexp
+}
+
+// Compile validates o and compiles it. The error lists every problem found,
+// each saying what to fix.
+func Compile(o Object) (*Policy, error) {
+	var errs []error
+	if err := checkObject(o); err != nil {
+		errs = append(errs, err)
+	}
+	p := &Policy{ID: o.ID(), Namespace: o.Namespace, Mode: o.Spec.Mode, Require: o.Spec.Require, Pin: true, names: map[string]string{}}
+	if o.Spec.PinDigest != nil {
+		p.Pin = *o.Spec.PinDigest
+	}
+	errs = append(errs, p.setDefaults()...)
+	errs = append(errs, p.compileGlobs(o.Spec.Images)...)
+	errs = append(errs, p.compileAuthorities(o.Spec.Authorities)...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.ID(), err)
+	}
+	return p, nil
+}
+
+func checkObject(o Object) error {
+	switch {
+	case o.Kind != v1alpha1.KindClusterImagePolicy && o.Kind != v1alpha1.KindImagePolicy:
+		return fmt.Errorf("kind %q: use %s or %s", o.Kind, v1alpha1.KindClusterImagePolicy, v1alpha1.KindImagePolicy)
+	case o.Name == "":
+		return errors.New("metadata.name is required")
+	case o.Kind == v1alpha1.KindImagePolicy && o.Namespace == "":
+		return errors.New("metadata.namespace is required for an ImagePolicy")
+	case o.Kind == v1alpha1.KindClusterImagePolicy && o.Namespace != "":
+		return errors.New("a ClusterImagePolicy is cluster-scoped: remove metadata.namespace")
+	}
+	return nil
+}
+
+func (p *Policy) setDefaults() []error {
+	var errs []error
+	switch p.Mode {
+	case "":
+		p.Mode = v1alpha1.ModeEnforce
+	case v1alpha1.ModeEnforce, v1alpha1.ModeWarn, v1alpha1.ModeAudit:
+	default:
+		errs = append(errs, fmt.Errorf("spec.mode %q: use enforce, warn or audit", p.Mode))
+	}
+	switch p.Require {
+	case "":
+		p.Require = v1alpha1.RequireAll
+	case v1alpha1.RequireAll, v1alpha1.RequireAny:
+	default:
+		errs = append(errs, fmt.Errorf("spec.require %q: use all or any", p.Require))
+	}
+	return errs
+}
+
+func (p *Policy) compileGlobs(globs []v1alpha1.ImageGlob) []error {
+	if len(globs) == 0 {
+		return []error{errors.New("spec.images: list at least one glob (\"**\" matches every image)")}
+	}
+	var errs []error
+	for i, g := range globs {
+		re, err := compileGlob(g.Glob)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.images[%d]: %w", i, err))
+			continue
+		}
+		p.globs = append(p.globs, re)
+	}
+	return errs
+}
+
+func (p *Policy) compileAuthorities(as []v1alpha1.Authority) []error {
+	if len(as) == 0 {
+		return []error{errors.New("spec.authorities: list at least one authority")}
+	}
+	var errs []error
+	seen := map[string]bool{} // names so far, compiled or refused
+	for i, a := range as {
+		compiled, err := p.compileAuthority(a, seen[a.Name])
+		seen[a.Name] = true
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.authorities[%d] (%s): %w", i, a.Name, err))
+			continue
+		}
+		p.Authorities = append(p.Authorities, compiled)
+		p.names[compiled.ID] = a.Name
+	}
+	return errs
+}
+
+var authorityName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (p *Policy) compileAuthority(a v1alpha1.Authority, duplicate bool) (verify.Authority, error) {
+	id := p.ID + "/" + a.Name
+	switch {
+	case !authorityName.MatchString(a.Name) || len(a.Name) > 63:
+		return verify.Authority{}, errors.New("name must be a DNS label (lowercase letters, digits, '-')")
+	case duplicate:
+		return verify.Authority{}, errors.New("name is used twice in this policy")
+	case a.Key == nil:
+		return verify.Authority{}, errors.New("name a key: key.data holds the PEM public key")
+	}
+	key, err := verify.ParseKey(a.Key.Data, a.Key.HashAlgorithm)
+	if err != nil {
+		return verify.Authority{}, fmt.Errorf("key: %w", err)
+	}
+	return verify.Authority{ID: id, Key: key}, nil
+}
+
+// Matches reports whether the policy covers the canonical repository name.
+func (p *Policy) Matches(repository string) bool {
+	for _, g := range p.globs {
+		if g.MatchString(repository) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthorityName returns the name an authority has in its policy.
+func (p *Policy) AuthorityName(id string) string { return p.names[id] }

@@ -1,0 +1,89 @@
+package policy
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Store holds the loaded policies. Sources (files, the cluster watch) apply
+// and delete objects; the webhook reads consistent snapshots without locks.
+type Store struct {
+	mu       sync.Mutex
+	policies map[string]*Policy // last good compiled revision, by object ID
+	errs     map[string]error   // objects whose latest revision was refused
+	revision uint64
+	pending  map[string]bool // sources that have not finished their first load
+	current  atomic.Pointer[Set]
+}
+
+// NewStore returns an empty store that is ready once every named source has
+// called Synced.
+func NewStore(sources ...string) *Store {
+	s := &Store{policies: map[string]*Policy{}, errs: map[string]error{}, pending: map[string]bool{}}
+	for _, src := range sources {
+		s.pending[src] = true
+	}
+	s.current.Store(newSet(0, nil))
+	return s
+}
+
+// Apply compiles o and, when valid, makes it current. When o is refused, the
+// previous good revision of the same object (if any) keeps serving, and the
+// error is returned and kept for Errors.
+func (s *Store) Apply(o Object) error {
+	p, err := Compile(o)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs[o.ID()] = err
+		return err
+	}
+	delete(s.errs, o.ID())
+	s.policies[o.ID()] = p
+	s.publish()
+	return nil
+}
+
+// Delete removes the object with the given ID.
+func (s *Store) Delete(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.errs, id)
+	if _, ok := s.policies[id]; ok {
+		delete(s.policies, id)
+		s.publish()
+	}
+}
+
+// Synced marks a source's first load as complete.
+func (s *Store) Synced(source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pending, source)
+}
+
+// Ready reports whether every source has completed its first load.
+func (s *Store) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) == 0
+}
+
+// Snapshot returns the current policies.
+func (s *Store) Snapshot() *Set { return s.current.Load() }
+
+// Errors returns the objects whose latest revision was refused, by ID.
+func (s *Store) Errors() map[string]error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]error, len(s.errs))
+	for k, v := range s.errs {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Store) publish() {
+	s.revision++
+	s.current.Store(newSet(s.revision, s.policies))
+}

@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Cache keeps verification results keyed by digest and the exact set of
+// authorities checked. A digest names immutable content, so an entry cannot
+// go stale by the image changing; the TTL bounds how long a revoked key or a
+// deleted signature keeps counting. Tags are never keys. Only conclusive
+// results are stored.
+type Cache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	max     int
+	now     func() time.Time
+	order   *list.List // front: most recently used
+	entries map[string]*list.Element
+}
+
+type cached struct {
+	found      int
+	signatures []Signature
+}
+
+type cacheEntry struct {
+	key     string
+	value   cached
+	expires time.Time
+}
+
+// NewCache returns a cache of at most max entries, each kept for ttl.
+func NewCache(max int, ttl time.Duration) *Cache {
+	return &Cache{ttl: ttl, max: max, now: time.Now, order: list.New(), entries: map[string]*list.Element{}}
+}
+
+// Get returns the entry for key if present and fresh.
+func (c *Cache) Get(key string) (cached, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return cached{}, false
+	}
+	e := el.Value.(*cacheEntry)
+	if c.now().After(e.expires) {
+		c.remove(el)
+		return cached{}, false
+	}
+	c.order.MoveToFront(el)
+	return cached{found: e.value.found, signatures: slices.Clone(e.value.signatures)}, true
+}
+
+// Put stores value under key, evicting the least recently used entry when full.
+func (c *Cache) Put(key string, value cached) {
+	if key == "" || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.remove(el)
+	}
+	e := &cacheEntry{key: key, value: cached{found: value.found, signatures: slices.Clone(value.signatures)}, expires: c.now().Add(c.ttl)}
+	c.entries[key] = c.order.PushFront(e)
+	for c.order.Len() > c.max {
+		c.remove(c.order.Back())
+	}
+}
+
+// Len returns the number of entries.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+func (c *Cache) remove(el *list.Element) {
+	c.order.Remove(el)
+	delete(c.entries, el.Value.(*cacheEntry).key)
+}
+
+// cacheKey is empty (not cacheable) until the digest is known.
+func cacheKey(digest string, authorities []Authority) string {
+	if digest == "" {
+		return ""
+	}
+	ids := make([]string, 0, len(authorities))
+	for _, a := range authorities {
+		keyID := ""
+		if a.Key != nil {
+			keyID = a.Key.ID
+		}
+		ids = append(ids, a.ID+"|"+keyID)
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return digest + "/" + hex.EncodeToString(h.Sum(nil))
+}

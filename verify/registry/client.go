@@ -1,0 +1,171 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Options configure a Client. Zero values take the defaults below.
+type Options struct {
+	// Transport is the shared base transport (connection pool, TLS roots).
+	Transport http.RoundTripper
+	// MaxManifestBytes caps one manifest or index (default 4 MiB).
+	MaxManifestBytes int64
+	// MaxBlobBytes caps one blob fetched for verification (default 4 MiB).
+	MaxBlobBytes int64
+	// Insecure lists registries (host[:port]) that may be reached over plain
+	// HTTP. Loopback registries always may.
+	Insecure []string
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Defaults.
+const (
+	DefaultMaxManifestBytes = 4 << 20
+	DefaultMaxBlobBytes     = 4 << 20
+)
+
+// Client fetches from OCI registries. It is safe for concurrent use.
+type Client struct {
+	opts Options
+}
+
+// New returns a Client.
+func New(o Options) *Client {
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport
+	}
+	if o.MaxManifestBytes <= 0 {
+		o.MaxManifestBytes = DefaultMaxManifestBytes
+	}
+	if o.MaxBlobBytes <= 0 {
+		o.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "gatehouse"
+	}
+	return &Client{opts: o}
+}
+
+// Reference parses an image reference as the kubelet would (docker.io and
+// :latest defaults), marking registries configured as insecure.
+func (c *Client) Reference(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(c.opts.Insecure, ref.Context().RegistryStr()) {
+		return name.ParseReference(s, name.Insecure)
+	}
+	return ref, nil
+}
+
+// Repo binds a repository and the credentials to use for it.
+func (c *Client) Repo(repo name.Repository, kc authn.Keychain) *Repo {
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	return &Repo{c: c, repo: repo, keychain: kc}
+}
+
+// Repo fetches from one repository with one set of credentials.
+type Repo struct {
+	c        *Client
+	repo     name.Repository
+	keychain authn.Keychain
+}
+
+// Name returns the repository.
+func (r *Repo) Name() name.Repository { return r.repo }
+
+// Manifest is a manifest or index as received, with the digest computed from
+// its bytes.
+type Manifest struct {
+	Digest    v1.Hash
+	MediaType types.MediaType
+	Raw       []byte
+}
+
+// Manifest fetches the manifest that identifier (a tag or a digest) names.
+// When identifier is a digest, the bytes received must hash to it.
+func (r *Repo) Manifest(ctx context.Context, identifier string) (*Manifest, error) {
+	ref, err := r.ref(identifier)
+	if err != nil {
+		return nil, invalid("reference %s:%s: %v", r.repo, identifier, err)
+	}
+	d, err := remote.Get(ref, r.options(ctx, r.c.opts.MaxManifestBytes)...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &Manifest{Digest: d.Digest, MediaType: d.MediaType, Raw: d.Manifest}, nil
+}
+
+func (r *Repo) ref(identifier string) (name.Reference, error) {
+	if _, err := v1.NewHash(identifier); err == nil {
+		return name.NewDigest(r.repo.Name()+"@"+identifier, name.StrictValidation)
+	}
+	return name.NewTag(r.repo.Name()+":"+identifier, name.StrictValidation)
+}
+
+// Blob fetches the blob desc names. The descriptor's size is checked against
+// the cap before fetching, and the bytes received must match its digest and
+// size.
+func (r *Repo) Blob(ctx context.Context, desc v1.Descriptor) ([]byte, error) {
+	max := r.c.opts.MaxBlobBytes
+	if desc.Size < 0 || desc.Size > max {
+		return nil, invalid("blob %s declares %d bytes, limit is %d", desc.Digest, desc.Size, max)
+	}
+	layer, err := remote.Layer(r.repo.Digest(desc.Digest.String()), r.options(ctx, max)...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc) // verifies the digest at EOF; capped by the guard
+	if err != nil {
+		return nil, classify(err)
+	}
+	if int64(len(b)) != desc.Size {
+		return nil, invalid("blob %s: got %d bytes, descriptor says %d", desc.Digest, len(b), desc.Size)
+	}
+	return b, nil
+}
+
+// ParseManifest decodes raw as an image manifest.
+func ParseManifest(raw []byte) (*v1.Manifest, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, invalid("manifest: %v", err)
+	}
+	return m, nil
+}
+
+func (r *Repo) options(ctx context.Context, maxBody int64) []remote.Option {
+	reg := r.repo.Registry
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(r.keychain),
+		remote.WithUserAgent(r.c.opts.UserAgent),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}),
+		remote.WithTransport(&guard{
+			base:     r.c.opts.Transport,
+			registry: reg.RegistryStr(),
+			insecure: reg.Scheme() == "http",
+			maxBody:  maxBody,
+		}),
+	}
+}

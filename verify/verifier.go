@@ -1,0 +1,181 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/verify/cosign"
+	"gatehouse.dev/gatehouse/verify/registry"
+)
+
+// Options configure a Verifier.
+type Options struct {
+	// Registry fetches manifests and signatures. Required.
+	Registry *registry.Client
+	// Cache keeps verified results by digest. Nil disables caching.
+	Cache *Cache
+	// StepTimeout bounds each registry step inside the caller's deadline
+	// (0: only the caller's deadline applies).
+	StepTimeout time.Duration
+}
+
+// Verifier verifies images. It is safe for concurrent use.
+type Verifier struct {
+	opts Options
+}
+
+// New returns a Verifier.
+func New(o Options) (*Verifier, error) {
+	if o.Registry == nil {
+		return nil, errors.New("verify: Options.Registry is required")
+	}
+	return &Verifier{opts: o}, nil
+}
+
+// Request asks for one image to be verified.
+type Request struct {
+	// Image is the reference as written in the object.
+	Image string
+	// Keychain holds the pull credentials of the pod (nil: anonymous).
+	Keychain authn.Keychain
+	// Authorities are the signers to check for, from every matching policy.
+	Authorities []Authority
+}
+
+// Verify resolves req.Image to a digest and checks its signatures against
+// every authority. Failures are reported in Result.Error, never panicked or
+// returned separately, so every caller handles them the same way.
+func (v *Verifier) Verify(ctx context.Context, req Request) Result {
+	res := Result{Image: req.Image, Signatures: []Signature{}}
+	ref, err := v.opts.Registry.Reference(req.Image)
+	if err != nil {
+		res.Error = failf(ReasonBadRequest, "image reference %q is not valid: %v", req.Image, err)
+		return res
+	}
+	res.Repository = CanonicalRepository(ref.Context())
+	if d, ok := ref.(name.Digest); ok {
+		res.Digest, res.Pinned = d.DigestStr(), true
+	} else {
+		res.Tag = ref.Identifier()
+	}
+	key := cacheKey(res.Digest, req.Authorities)
+	if res.Pinned && v.fromCache(key, &res) {
+		return res
+	}
+	repo := v.opts.Registry.Repo(ref.Context(), req.Keychain)
+	if res.Error = v.resolve(ctx, repo, ref.Identifier(), &res); res.Error != nil {
+		return res
+	}
+	key = cacheKey(res.Digest, req.Authorities)
+	if !res.Pinned && v.fromCache(key, &res) {
+		return res
+	}
+	if res.Error = v.checkSignatures(ctx, repo, req.Authorities, &res); res.Error != nil {
+		return res
+	}
+	if v.opts.Cache != nil {
+		v.opts.Cache.Put(key, cached{found: res.SignaturesFound, signatures: res.Signatures})
+	}
+	return res
+}
+
+func (v *Verifier) fromCache(key string, res *Result) bool {
+	if v.opts.Cache == nil {
+		return false
+	}
+	c, ok := v.opts.Cache.Get(key)
+	if ok {
+		res.SignaturesFound, res.Signatures, res.Cached = c.found, c.signatures, true
+	}
+	return ok
+}
+
+func (v *Verifier) resolve(ctx context.Context, repo *registry.Repo, identifier string, res *Result) *Error {
+	ctx, cancel := v.step(ctx)
+	defer cancel()
+	m, err := repo.Manifest(ctx, identifier)
+	if err != nil {
+		return registryFailure("resolving "+res.Image, err)
+	}
+	res.Digest = m.Digest.String()
+	return nil
+}
+
+func (v *Verifier) checkSignatures(ctx context.Context, repo *registry.Repo, authorities []Authority, res *Result) *Error {
+	digest, err := v1.NewHash(res.Digest)
+	if err != nil {
+		return failf(ReasonInternal, "digest %q: %v", res.Digest, err)
+	}
+	ctx, cancel := v.step(ctx)
+	defer cancel()
+	sigs, err := cosign.Fetch(ctx, repo, digest)
+	if err != nil {
+		return registryFailure("fetching signatures of "+res.Image, err)
+	}
+	res.SignaturesFound = len(sigs)
+	for _, a := range authorities {
+		if s, ok := checkAuthority(a, sigs, digest); ok {
+			res.Signatures = append(res.Signatures, s)
+		}
+	}
+	return nil
+}
+
+func checkAuthority(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
+	if a.Key == nil {
+		return Signature{}, false
+	}
+	for _, s := range sigs {
+		if cosign.Check(s, a.Key.verifier, digest) == nil {
+			return Signature{Authority: a.ID, Type: "cosign-key", KeyID: a.Key.ID}, true
+		}
+	}
+	return Signature{}, false
+}
+
+func (v *Verifier) step(ctx context.Context) (context.Context, context.CancelFunc) {
+	if v.opts.StepTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, v.opts.StepTimeout)
+}
+
+func registryFailure(what string, err error) *Error {
+	switch registry.KindOf(err) {
+	case registry.NotFound:
+		return failf(ReasonImageNotFound, "%s: the registry has no such manifest: %v", what, err)
+	case registry.RateLimited:
+		return failf(ReasonRegistryRateLimit, "%s: the registry is rate-limiting us: %v", what, err)
+	case registry.Timeout:
+		return failf(ReasonTimeout, "%s: no answer from the registry in time: %v", what, err)
+	case registry.Invalid:
+		return failf(ReasonInvalidArtifact, "%s: refused the registry's answer: %v", what, err)
+	}
+	return failf(ReasonRegistryError, "%s: %v", what, err)
+}
+
+// CanonicalRepository is the one form policies match on: the registry host
+// always present, Docker Hub as docker.io, library/ for official images.
+func CanonicalRepository(repo name.Repository) string {
+	n := repo.Name()
+	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
+		return "docker.io/" + rest
+	}
+	return n
+}
+
+// Canonical returns the canonical repository name of an image reference, the
+// name policies match on.
+func (v *Verifier) Canonical(image string) (string, error) {
+	ref, err := v.opts.Registry.Reference(image)
+	if err != nil {
+		return "", err
+	}
+	return CanonicalRepository(ref.Context()), nil
+}

@@ -1,0 +1,129 @@
+// Package verifytest gives tests an in-memory OCI registry (go-containerregistry's,
+// served over httptest on loopback), images in it, and legacy cosign
+// signatures made the way `cosign sign --key` makes them. Unit tests use it;
+// e2e tests sign with the real cosign tool instead.
+package verifytest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Registry starts an in-memory registry and returns its host:port.
+func Registry(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(nullLogger())))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// PushImage pushes a random image to ref and returns its digest.
+func PushImage(t testing.TB, ref string) v1.Hash {
+	t.Helper()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Key is a signing key pair.
+type Key struct {
+	Signer    signature.Signer
+	PublicPEM string
+}
+
+// NewKey makes an ECDSA P-256 key pair, the kind cosign generate-key-pair makes.
+func NewKey(t testing.TB) *Key {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := cryptoutils.MarshalPublicKeyToPEM(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Key{Signer: s, PublicPEM: string(pub)}
+}
+
+// Payload is the simple-signing payload cosign signs for digest in repo.
+func Payload(repo string, digest v1.Hash) []byte {
+	p := map[string]any{
+		"critical": map[string]any{
+			"identity": map[string]string{"docker-reference": repo},
+			"image":    map[string]string{"docker-manifest-digest": digest.String()},
+			"type":     "cosign container image signature",
+		},
+		"optional": nil,
+	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// Sign attaches a signature of payload by key to digest in repo, stored the
+// legacy cosign way (tag sha256-<hex>.sig), appending to existing ones.
+func Sign(t testing.TB, repo string, digest v1.Hash, key *Key, payload []byte) {
+	t.Helper()
+	sig, err := key.Signer.SignMessage(strings.NewReader(string(payload)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	AttachRaw(t, repo, digest, payload, base64.StdEncoding.EncodeToString(sig))
+}
+
+// AttachRaw attaches a payload layer with the given signature annotation.
+func AttachRaw(t testing.TB, repo string, digest v1.Hash, payload []byte, sigB64 string) {
+	t.Helper()
+	tag, err := name.NewTag(repo + ":" + digest.Algorithm + "-" + digest.Hex + ".sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	if existing, err := remote.Image(tag); err == nil {
+		base = existing
+	}
+	layer := static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json")
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: map[string]string{"dev.cosignproject.cosign/signature": sigB64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+}

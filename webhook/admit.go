@@ -1,0 +1,166 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/webhook/workload"
+)
+
+// Admitter decides admission requests.
+type Admitter struct {
+	cfg Config
+}
+
+// NewAdmitter checks c and returns an Admitter.
+func NewAdmitter(c Config) (*Admitter, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &Admitter{cfg: c}, nil
+}
+
+// ImageVerdict is everything gatehouse found about one image of the object.
+type ImageVerdict struct {
+	workload.Image
+	Result verify.Result `json:"result"`
+	// Outcomes holds one entry per matching policy.
+	Outcomes []policy.Outcome `json:"outcomes"`
+	// Unmatched is true when no cluster policy matches the image.
+	Unmatched bool `json:"unmatched,omitempty"`
+	// Pin is true when a matching policy asks for the digest to be pinned.
+	Pin bool `json:"-"`
+}
+
+// Admit decides req. With mutate set it computes the digest-pinning patch
+// instead of a verdict: the mutating webhook never denies, the validating
+// webhook is the gate.
+func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest, mutate bool) Decision {
+	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+	switch {
+	case gk.Group == v1alpha1.Group:
+		return a.admitPolicy(req, mutate)
+	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
+		return Decision{Allowed: true}
+	case gk.Kind == "Pod" && gk.Group == "" && req.SubResource != "" && req.SubResource != "ephemeralcontainers":
+		return Decision{Allowed: true} // status and other subresources cannot change images
+	case !workload.Supported(gk):
+		return badRequest(fmt.Sprintf("gatehouse does not check %s; the webhook configuration should not send it", req.Kind))
+	}
+	w, old, err := decodeWorkloads(gk, req)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	verdicts := a.verifyImages(ctx, req.Namespace, w, workload.Changed(w, old))
+	return a.decide(w, verdicts, mutate)
+}
+
+func decodeWorkloads(gk schema.GroupKind, req *admissionv1.AdmissionRequest) (w, old *workload.Workload, err error) {
+	if w, err = workload.Decode(gk, req.Object.Raw); err != nil {
+		return nil, nil, err
+	}
+	if req.Operation == admissionv1.Update {
+		if old, err = workload.Decode(gk, req.OldObject.Raw); err != nil {
+			return nil, nil, fmt.Errorf("old object: %w", err)
+		}
+	}
+	return w, old, nil
+}
+
+// admitPolicy refuses policy resources that would not load, so a broken
+// policy is reported to whoever applies it.
+func (a *Admitter) admitPolicy(req *admissionv1.AdmissionRequest, mutate bool) Decision {
+	if mutate || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+		return Decision{Allowed: true}
+	}
+	o, err := policy.Decode(req.Object.Raw)
+	if err == nil {
+		_, err = policy.Compile(o)
+	}
+	if err != nil {
+		return badRequest("gatehouse refused the policy: " + err.Error())
+	}
+	return Decision{Allowed: true}
+}
+
+// verifyImages verifies each distinct reference once, in parallel, and
+// returns one verdict per image occurrence.
+func (a *Admitter) verifyImages(ctx context.Context, namespace string, w *workload.Workload, images []workload.Image) []ImageVerdict {
+	set := a.cfg.Policies.Snapshot()
+	creds := &lazyKeychain{src: a.cfg.Keychains, namespace: namespace, sa: w.ServiceAccount(), secrets: w.PullSecrets()}
+	byRef := map[string]*ImageVerdict{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, a.cfg.Concurrency)
+	for _, im := range images {
+		if _, seen := byRef[im.Ref]; seen {
+			continue
+		}
+		v := &ImageVerdict{Image: im}
+		byRef[im.Ref] = v
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			defer a.recoverImage(v)
+			a.verifyOne(ctx, set, namespace, creds, v)
+		}()
+	}
+	wg.Wait()
+	out := make([]ImageVerdict, 0, len(images))
+	for _, im := range images {
+		v := *byRef[im.Ref]
+		v.Image = im
+		out = append(out, v)
+	}
+	return out
+}
+
+// recoverImage turns a panic while verifying one image into a failure of
+// that image with reason internal, so it cannot take the process down.
+func (a *Admitter) recoverImage(v *ImageVerdict) {
+	if p := recover(); p != nil {
+		a.cfg.Metrics.panicked()
+		a.cfg.Log.Error("panic while verifying an image", "image", v.Ref, "panic", p, "stack", string(debug.Stack()))
+		v.Result.Error = &verify.Error{Reason: verify.ReasonInternal, Message: fmt.Sprintf("gatehouse failed internally (%v); this is a bug, please report it", p)}
+		v.Outcomes = []policy.Outcome{{Policy: "gatehouse", Mode: v1alpha1.ModeEnforce, Reason: verify.ReasonInternal, Message: v.Result.Error.Message}}
+	}
+}
+
+func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace string, creds *lazyKeychain, v *ImageVerdict) {
+	v.Result = verify.Result{Image: v.Ref, Signatures: []verify.Signature{}}
+	if v.Ref == "" {
+		v.Result.Error = &verify.Error{Reason: verify.ReasonBadRequest, Message: fmt.Sprintf("%s %q has no image", v.Field, v.Name)}
+		return
+	}
+	repo, err := a.cfg.Verifier.Canonical(v.Ref)
+	if err != nil {
+		v.Result.Error = &verify.Error{Reason: verify.ReasonBadRequest, Message: fmt.Sprintf("image reference %q is not valid: %v", v.Ref, err)}
+		return
+	}
+	v.Result.Repository = repo
+	cluster, namespaced := set.Match(namespace, repo)
+	v.Unmatched = len(cluster) == 0
+	matched := append(cluster, namespaced...)
+	if len(matched) == 0 || (v.Unmatched && a.cfg.Unmatched == Deny) {
+		return // nothing to verify, or denied whatever its signatures
+	}
+	kc, err := creds.get(ctx)
+	if err != nil {
+		v.Result.Error = &verify.Error{Reason: verify.ReasonRegistryError, Message: "reading pull secrets: " + err.Error()}
+	} else {
+		v.Result = a.cfg.Verifier.Verify(ctx, verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched)})
+	}
+	for _, p := range matched {
+		v.Outcomes = append(v.Outcomes, p.Evaluate(&v.Result))
+		v.Pin = v.Pin || p.Pin
+	}
+}

@@ -1,0 +1,154 @@
+package webhook
+
+import (
+	"fmt"
+	"strings"
+
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/webhook/workload"
+)
+
+// Decision is the verdict on one admission request: the single value the
+// response, the metrics and the audit record are made from.
+type Decision struct {
+	Allowed bool `json:"allowed"`
+	// Reason is the class of the first denial (or of the first fail-open).
+	Reason verify.Reason `json:"reason,omitempty"`
+	// Denials are the messages that deny; joined, they are the response message.
+	Denials []string `json:"denials,omitempty"`
+	// Warnings are returned to the client verbatim.
+	Warnings []string `json:"warnings,omitempty"`
+	// Audit holds failures of audit-mode policies: recorded, not shown.
+	Audit []string `json:"audit,omitempty"`
+	// FailOpen is true when an inconclusive failure was admitted because
+	// gatehouse is configured to fail open.
+	FailOpen bool `json:"failOpen,omitempty"`
+	// Patch pins digests (mutating webhook only).
+	Patch []PatchOp `json:"-"`
+	// Images holds the per-image verdicts.
+	Images []ImageVerdict `json:"images,omitempty"`
+
+	denyReason, failOpenReason verify.Reason
+}
+
+// PatchOp is one JSON Patch operation.
+type PatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
+}
+
+// Label is the decision's value for the metrics' decision label.
+func (d *Decision) Label() string {
+	switch {
+	case !d.Allowed:
+		return "deny"
+	case d.FailOpen:
+		return "fail-open"
+	case len(d.Warnings) > 0:
+		return "warn"
+	}
+	return "allow"
+}
+
+func badRequest(msg string) Decision {
+	return Decision{Reason: verify.ReasonBadRequest, Denials: []string{msg}, denyReason: verify.ReasonBadRequest}
+}
+
+func (a *Admitter) decide(w *workload.Workload, verdicts []ImageVerdict, mutate bool) Decision {
+	d := Decision{Images: verdicts}
+	for _, v := range verdicts {
+		if mutate {
+			d.pin(w, v)
+			continue
+		}
+		a.judgeImage(&d, w, v)
+	}
+	d.Allowed = len(d.Denials) == 0
+	d.Reason = cmpOr(d.denyReason, d.failOpenReason)
+	if mutate {
+		d.Allowed, d.Denials, d.Warnings, d.Audit, d.Reason, d.FailOpen = true, nil, nil, nil, "", false
+	}
+	return d
+}
+
+// pin replaces a Pod's tag reference with tag@digest when a matching policy
+// asks for it and the image did not fail an enforcing policy.
+func (d *Decision) pin(w *workload.Workload, v ImageVerdict) {
+	r := v.Result
+	if !w.IsPod() || !v.Pin || r.Pinned || r.Digest == "" || r.Error != nil {
+		return
+	}
+	for _, o := range v.Outcomes {
+		if !o.Passed && o.Mode == v1alpha1.ModeEnforce {
+			return
+		}
+	}
+	d.Patch = append(d.Patch, PatchOp{Op: "replace", Path: v.Path, Value: r.PinnedReference()})
+}
+
+func (a *Admitter) judgeImage(d *Decision, w *workload.Workload, v ImageVerdict) {
+	where := fmt.Sprintf("image %q (%s %q)", v.Ref, v.Field, v.Name)
+	if v.Result.Error != nil && v.Result.Error.Reason == verify.ReasonBadRequest {
+		d.deny(verify.ReasonBadRequest, where+": bad-request: "+v.Result.Error.Message)
+		return
+	}
+	if v.Unmatched {
+		a.judgeUnmatched(d, where, v)
+	}
+	passed := true
+	for _, o := range v.Outcomes {
+		if o.Passed {
+			continue
+		}
+		passed = false
+		msg := fmt.Sprintf("%s: %s by %s: %s", where, o.Reason, o.Policy, o.Message)
+		switch {
+		case o.Mode == v1alpha1.ModeAudit:
+			d.Audit = append(d.Audit, msg)
+		case o.Mode == v1alpha1.ModeWarn:
+			d.Warnings = append(d.Warnings, "would be denied: "+msg)
+		case o.Reason.Infrastructure() && a.cfg.InfraFailure == Allow:
+			d.FailOpen = true
+			d.failOpenReason = cmpOr(d.failOpenReason, o.Reason)
+			d.Warnings = append(d.Warnings, "admitted without verification (gatehouse fails open on infrastructure errors): "+msg)
+		default:
+			d.deny(o.Reason, msg)
+		}
+	}
+	if passed && len(v.Outcomes) > 0 && w.IsPod() && !v.Result.Pinned && v.Result.Digest != "" {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s verified as %s but not pinned: the kubelet pulls the tag, which may move. Pin the digest (pinDigest: true) or write it in the spec", where, v.Result.Digest))
+	}
+}
+
+func (a *Admitter) judgeUnmatched(d *Decision, where string, v ImageVerdict) {
+	msg := fmt.Sprintf("%s: %s: no ClusterImagePolicy matches %s", where, verify.ReasonUnmatchedImage, v.Result.Repository)
+	switch a.cfg.Unmatched {
+	case Deny:
+		d.deny(verify.ReasonUnmatchedImage, msg+"; images without a policy are denied. Fix: add the repository to a ClusterImagePolicy's spec.images")
+	case Warn:
+		d.Warnings = append(d.Warnings, msg)
+	}
+}
+
+func (d *Decision) deny(r verify.Reason, msg string) {
+	d.denyReason = cmpOr(d.denyReason, r)
+	d.Denials = append(d.Denials, msg)
+}
+
+func cmpOr(a, b verify.Reason) verify.Reason {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Message is the text of a denial, as the API server shows it.
+func (d *Decision) Message(kind, namespace, name string) string {
+	obj := kind + " " + name
+	if namespace != "" {
+		obj = kind + " " + namespace + "/" + name
+	}
+	return fmt.Sprintf("gatehouse denied %s: %s", obj, strings.Join(d.Denials, "; "))
+}

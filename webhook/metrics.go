@@ -1,0 +1,76 @@
+package webhook
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the webhook's Prometheus metrics, registered on the registry
+// passed to NewMetrics (never the global one). docs/metrics.md lists them.
+type Metrics struct {
+	decisions *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	images    *prometheus.CounterVec
+	panics    prometheus.Counter
+}
+
+// Buckets for admission latencies: 1 ms to 30 s, the longest webhook timeout.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30}
+
+// NewMetrics creates the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_admission_decisions_total",
+			Help: "Admission decisions of the validating webhook by decision (allow, deny, warn, fail-open), operation, object kind and reason class.",
+		}, []string{"decision", "operation", "kind", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_admission_duration_seconds",
+			Help:    "Time from receiving an AdmissionReview to writing the answer, by webhook (validate, mutate).",
+			Buckets: latencyBuckets,
+		}, []string{"webhook"}),
+		images: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_image_verifications_total",
+			Help: "Image verifications by result (verified, or the reason class of the failure) and whether the verification cache answered.",
+		}, []string{"result", "cached"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_admission_panics_total",
+			Help: "Admission requests whose handling panicked; each was denied with reason internal.",
+		}),
+	}
+	reg.MustRegister(m.decisions, m.duration, m.images, m.panics)
+	return m
+}
+
+func (m *Metrics) observeDecision(d *Decision, operation, kind string, seconds float64, webhook string) {
+	if m == nil {
+		return
+	}
+	m.duration.WithLabelValues(webhook).Observe(seconds)
+	if webhook != "validate" {
+		return
+	}
+	m.decisions.WithLabelValues(d.Label(), operation, kind, string(d.Reason)).Inc()
+	for _, v := range d.Images {
+		if len(v.Outcomes) == 0 {
+			continue // not verified: unmatched or malformed
+		}
+		result := "verified"
+		if v.Result.Error != nil {
+			result = string(v.Result.Error.Reason)
+		}
+		m.images.WithLabelValues(result, boolLabel(v.Result.Cached)).Inc()
+	}
+}
+
+func (m *Metrics) panicked() {
+	if m != nil {
+		m.panics.Inc()
+	}
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
