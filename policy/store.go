@@ -44,6 +44,15 @@ func (s *Store) Apply(o Object) error {
 	return nil
 }
 
+// refuse records err for the object with the given ID when its latest
+// revision could not even be decoded; the previous good revision, if any,
+// keeps serving, as with Apply.
+func (s *Store) refuse(id string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[id] = err
+}
+
 // Delete removes the object with the given ID.
 func (s *Store) Delete(id string) {
 	s.mu.Lock()

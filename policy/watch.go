@@ -53,7 +53,9 @@ func handler(store *Store, log *slog.Logger) cache.ResourceEventHandlerFuncs {
 			return
 		}
 		o, err := fromUnstructured(u)
-		if err == nil {
+		if err != nil {
+			store.refuse(idOf(u), err)
+		} else {
 			err = store.Apply(o)
 		}
 		if err != nil {

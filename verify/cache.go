@@ -12,11 +12,15 @@ import (
 // Cache keeps verification results keyed by digest and the exact set of
 // authorities checked. A digest names immutable content, so an entry cannot
 // go stale by the image changing; the TTL bounds how long a revoked key or a
-// deleted signature keeps counting. Tags are never keys. Only conclusive
-// results are stored.
+// deleted signature keeps counting. Results where some authority's signature
+// is missing are kept only for the shorter negative TTL, so an image signed
+// right after a denial is admitted soon, while a retry storm of pods with an
+// unsigned image still costs the registry one request per negative TTL.
+// Tags are never keys. Only conclusive results are stored.
 type Cache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
+	negTTL  time.Duration
 	max     int
 	now     func() time.Time
 	order   *list.List // front: most recently used
@@ -34,9 +38,10 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// NewCache returns a cache of at most max entries, each kept for ttl.
-func NewCache(max int, ttl time.Duration) *Cache {
-	return &Cache{ttl: ttl, max: max, now: time.Now, order: list.New(), entries: map[string]*list.Element{}}
+// NewCache returns a cache of at most max entries, each kept for ttl, or
+// for negativeTTL when not every authority's signature verified.
+func NewCache(max int, ttl, negativeTTL time.Duration) *Cache {
+	return &Cache{ttl: ttl, negTTL: negativeTTL, max: max, now: time.Now, order: list.New(), entries: map[string]*list.Element{}}
 }
 
 // Get returns the entry for key if present and fresh.
@@ -56,9 +61,14 @@ func (c *Cache) Get(key string) (cached, bool) {
 	return cached{found: e.value.found, signatures: slices.Clone(e.value.signatures)}, true
 }
 
-// Put stores value under key, evicting the least recently used entry when full.
-func (c *Cache) Put(key string, value cached) {
-	if key == "" || c.max <= 0 {
+// Put stores value under key, evicting the least recently used entry when
+// full. complete says whether every authority's signature verified.
+func (c *Cache) Put(key string, value cached, complete bool) {
+	ttl := c.ttl
+	if !complete {
+		ttl = c.negTTL
+	}
+	if key == "" || c.max <= 0 || ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
@@ -66,7 +76,7 @@ func (c *Cache) Put(key string, value cached) {
 	if el, ok := c.entries[key]; ok {
 		c.remove(el)
 	}
-	e := &cacheEntry{key: key, value: cached{found: value.found, signatures: slices.Clone(value.signatures)}, expires: c.now().Add(c.ttl)}
+	e := &cacheEntry{key: key, value: cached{found: value.found, signatures: slices.Clone(value.signatures)}, expires: c.now().Add(ttl)}
 	c.entries[key] = c.order.PushFront(e)
 	for c.order.Len() > c.max {
 		c.remove(c.order.Back())

@@ -80,7 +80,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 		return res
 	}
 	if v.opts.Cache != nil {
-		v.opts.Cache.Put(key, cached{found: res.SignaturesFound, signatures: res.Signatures})
+		v.opts.Cache.Put(key, cached{found: res.SignaturesFound, signatures: res.Signatures}, len(res.Signatures) == len(req.Authorities))
 	}
 	return res
 }

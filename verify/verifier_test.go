@@ -85,7 +85,7 @@ func TestVerifyCachesByDigestNotTag(t *testing.T) {
 	k := verifytest.NewKey(t)
 	d := verifytest.PushImage(t, host+"/app/x:v1")
 	verifytest.Sign(t, host+"/app/x", d, k, verifytest.Payload(host+"/app/x", d))
-	v := newVerifier(t, verify.NewCache(10, time.Minute))
+	v := newVerifier(t, verify.NewCache(10, time.Minute, time.Minute))
 	req := verify.Request{Image: host + "/app/x:v1", Authorities: []verify.Authority{authority(t, "p/ci", k)}}
 	if r := v.Verify(context.Background(), req); r.Cached || !r.SignedBy("p/ci") {
 		t.Fatalf("first: cached=%v signed=%v", r.Cached, r.SignedBy("p/ci"))

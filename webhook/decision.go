@@ -103,7 +103,7 @@ func (a *Admitter) judgeImage(d *Decision, w *workload.Workload, v ImageVerdict)
 			continue
 		}
 		passed = false
-		msg := fmt.Sprintf("%s: %s by %s: %s", where, o.Reason, o.Policy, o.Message)
+		msg := fmt.Sprintf("%s: %s: %s", where, o.Reason, o.Message)
 		switch {
 		case o.Mode == v1alpha1.ModeAudit:
 			d.Audit = append(d.Audit, msg)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -35,7 +36,7 @@ type fixture struct {
 	admitter         *Admitter
 }
 
-func newFixture(t *testing.T, mutateCfg func(*Config), spec func(*v1alpha1.ImagePolicySpec)) *fixture {
+func newFixture(t testing.TB, mutateCfg func(*Config), spec func(*v1alpha1.ImagePolicySpec)) *fixture {
 	t.Helper()
 	f := &fixture{host: verifytest.Registry(t)}
 	key := verifytest.NewKey(t)
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, mutateCfg func(*Config), spec func(*v1alpha1.Image
 	if err := store.Apply(policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "ci", Spec: s}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{}), Cache: verify.NewCache(100, 60e9)})
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{}), Cache: verify.NewCache(100, time.Minute, time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

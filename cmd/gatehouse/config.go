@@ -32,7 +32,9 @@ type Config struct {
 	MaxBodyBytes int64
 	CacheSize    int
 	CacheTTL     time.Duration
-	LogLevel     string
+	// CacheNegativeTTL keeps results with a missing signature.
+	CacheNegativeTTL time.Duration
+	LogLevel         string
 }
 
 type listFlag []string
@@ -72,6 +74,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
 	fs.IntVar(&c.CacheSize, "cache-size", 10000, "verified results kept by digest (0 disables the cache)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 5*time.Minute, "how long a verified result is reused")
+	fs.DurationVar(&c.CacheNegativeTTL, "cache-negative-ttl", 15*time.Second, "how long a result with a missing signature is reused (0: never), so a newly signed image is admitted soon")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
@@ -113,8 +116,8 @@ func (c *Config) validate() error {
 	if c.Timeout <= 0 || c.Timeout > 30*time.Second {
 		errs = append(errs, errors.New("--default-timeout must be between 0 and 30s (the API server's limit)"))
 	}
-	if c.CacheTTL < 0 || c.CacheSize < 0 || c.MaxBodyBytes <= 0 || c.StepTimeout < 0 {
-		errs = append(errs, errors.New("--cache-ttl, --cache-size and --step-timeout cannot be negative; --max-body-bytes must be positive"))
+	if c.CacheTTL < 0 || c.CacheNegativeTTL < 0 || c.CacheSize < 0 || c.MaxBodyBytes <= 0 || c.StepTimeout < 0 {
+		errs = append(errs, errors.New("--cache-ttl, --cache-negative-ttl, --cache-size and --step-timeout cannot be negative; --max-body-bytes must be positive"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

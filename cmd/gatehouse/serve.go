@@ -141,7 +141,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version})
 	var cache *verify.Cache
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
-		cache = verify.NewCache(c.CacheSize, c.CacheTTL)
+		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)
 	}
 	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout})
 	if err != nil {

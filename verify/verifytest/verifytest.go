@@ -5,6 +5,7 @@
 package verifytest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -39,22 +40,27 @@ func Registry(t testing.TB) string {
 // PushImage pushes a random image to ref and returns its digest.
 func PushImage(t testing.TB, ref string) v1.Hash {
 	t.Helper()
-	img, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
+	d, err := PushRandom(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// PushRandom pushes a random image to ref and returns its digest.
+func PushRandom(ref string) (v1.Hash, error) {
+	img, err := random.Image(64, 1)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if err := remote.Write(r, img); err != nil {
+		return v1.Hash{}, err
+	}
+	return img.Digest()
 }
 
 // Key is a signing key pair.
@@ -66,19 +72,28 @@ type Key struct {
 // NewKey makes an ECDSA P-256 key pair, the kind cosign generate-key-pair makes.
 func NewKey(t testing.TB) *Key {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return k
+}
+
+// GenerateKey makes an ECDSA P-256 key pair.
+func GenerateKey() (*Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	s, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	pub, err := cryptoutils.MarshalPublicKeyToPEM(&priv.PublicKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &Key{Signer: s, PublicPEM: string(pub)}
+	return &Key{Signer: s, PublicPEM: string(pub)}, nil
 }
 
 // Payload is the simple-signing payload cosign signs for digest in repo.
@@ -99,19 +114,33 @@ func Payload(repo string, digest v1.Hash) []byte {
 // legacy cosign way (tag sha256-<hex>.sig), appending to existing ones.
 func Sign(t testing.TB, repo string, digest v1.Hash, key *Key, payload []byte) {
 	t.Helper()
-	sig, err := key.Signer.SignMessage(strings.NewReader(string(payload)))
-	if err != nil {
+	if err := SignLegacy(repo, digest, key, payload); err != nil {
 		t.Fatal(err)
 	}
-	AttachRaw(t, repo, digest, payload, base64.StdEncoding.EncodeToString(sig))
+}
+
+// SignLegacy is Sign without a testing.TB.
+func SignLegacy(repo string, digest v1.Hash, key *Key, payload []byte) error {
+	sig, err := key.Signer.SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	return Attach(repo, digest, payload, base64.StdEncoding.EncodeToString(sig))
 }
 
 // AttachRaw attaches a payload layer with the given signature annotation.
 func AttachRaw(t testing.TB, repo string, digest v1.Hash, payload []byte, sigB64 string) {
 	t.Helper()
+	if err := Attach(repo, digest, payload, sigB64); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Attach is AttachRaw without a testing.TB.
+func Attach(repo string, digest v1.Hash, payload []byte, sigB64 string) error {
 	tag, err := name.NewTag(repo + ":" + digest.Algorithm + "-" + digest.Hex + ".sig")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
@@ -121,9 +150,7 @@ func AttachRaw(t testing.TB, repo string, digest v1.Hash, payload []byte, sigB64
 	layer := static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json")
 	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: map[string]string{"dev.cosignproject.cosign/signature": sigB64}})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
+	return remote.Write(tag, img)
 }
