@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,9 +62,12 @@ func TestSecretStore(t *testing.T) {
 			do:    func(s *SecretStore) error { return s.Replace(ctx, a, rotated) }, wantErr: ErrConflict, wantCA: b,
 		},
 		{
-			name:  "replace losing the update race",
-			setup: func(t *testing.T, s *SecretStore, c *fake.Clientset) { mustDo(t, s.Create(ctx, a)); conflictOnUpdate(c) },
-			do:    func(s *SecretStore) error { return s.Replace(ctx, a, rotated) }, wantErr: ErrConflict, wantCA: a,
+			name: "replace losing the update race",
+			setup: func(t *testing.T, s *SecretStore, c *fake.Clientset) {
+				mustDo(t, s.Create(ctx, a))
+				conflictOnUpdate(c)
+			},
+			do: func(s *SecretStore) error { return s.Replace(ctx, a, rotated) }, wantErr: ErrConflict, wantCA: a,
 		},
 		{
 			name:    "replace of a corrupt secret",
@@ -181,7 +185,7 @@ func TestWebhookBundle(t *testing.T) {
 					updates = append(updates, a.GetResource().Resource)
 				}
 			}
-			if !equalStrings(updates, tt.wantUpdates) {
+			if !slices.Equal(updates, tt.wantUpdates) {
 				t.Errorf("updates %v, want %v", updates, tt.wantUpdates)
 			}
 			var bundled []string
@@ -201,7 +205,7 @@ func TestWebhookBundle(t *testing.T) {
 				}
 				bundled = append(bundled, "mutating")
 			}
-			if !equalStrings(bundled, tt.wantBundled) {
+			if !slices.Equal(bundled, tt.wantBundled) {
 				t.Errorf("configurations present %v, want %v", bundled, tt.wantBundled)
 			}
 		})
@@ -243,16 +247,4 @@ func TestSelfManagedInCluster(t *testing.T) {
 	if !bytes.Equal(got.Webhooks[0].ClientConfig.CABundle, ca.Bundle(clock.Now())) {
 		t.Error("published caBundle is not the stored CA's bundle")
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -93,7 +93,11 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "result error wins over signatures", policy: anyOf,
-			result:     func() *verify.Result { r := result(2, ci, release); r.Error = &verify.Error{Reason: verify.ReasonTimeout, Message: "deadline passed"}; return r }(),
+			result: func() *verify.Result {
+				r := result(2, ci, release)
+				r.Error = &verify.Error{Reason: verify.ReasonTimeout, Message: "deadline passed"}
+				return r
+			}(),
 			wantReason: verify.ReasonTimeout,
 			want:       []string{"deadline passed"},
 		},
