@@ -25,7 +25,6 @@ ARG CREATED=unknown
 LABEL org.opencontainers.image.title="gatehouse" \
       org.opencontainers.image.description="Kubernetes admission webhook that admits only images signed by trusted keys" \
       org.opencontainers.image.source="https://gatehouse.dev/gatehouse" \
-      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"

@@ -9,6 +9,8 @@ NETNS     := e2e/tools/netns.sh
 export GATEHOUSE_TOOLS := $(TOOLS_DIR)
 # go test inside the network namespace must not try the module proxy.
 OFFLINE   := GOFLAGS=-mod=readonly GOPROXY=off
+LOAD_REQUESTS ?= 2000
+LOAD_WORKERS  ?= 8
 
 .PHONY: all build test unit e2e tools demo bench lint fmt image clean
 
@@ -39,9 +41,13 @@ demo: tools build
 	$(GO) build -o $(BIN)/demo ./e2e/demo
 	$(NETNS) $(BIN)/demo -gatehouse $(CURDIR)/$(BIN)/gatehouse
 
-## bench: Go benchmarks (see docs/benchmarks.md for results and how they were made).
-bench:
+## bench: Go benchmarks, then the load generator against the gatehouse binary
+## and a real registry. docs/benchmarks.md records results and how they were made.
+bench: tools build
+	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./webhook/ ./verify/... | tee $(BIN)/bench.txt
+	$(GO) build -o $(BIN)/load ./e2e/load
+	$(NETNS) $(BIN)/load -gatehouse $(CURDIR)/$(BIN)/gatehouse -requests $(LOAD_REQUESTS) -workers $(LOAD_WORKERS) | tee $(BIN)/load.txt
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -78,7 +78,7 @@ func TestCRDs(t *testing.T) {
 		goType                                     reflect.Type
 	}{
 		{"cluster", v1alpha1.KindClusterImagePolicy, "clusterimagepolicies", "clusterimagepolicy", "cip", "Cluster", reflect.TypeFor[v1alpha1.ClusterImagePolicy]()},
-		{"namespaced", v1alpha1.KindImagePolicy, "imagepolicies", "imagepolicy", "ip", "Namespaced", reflect.TypeFor[v1alpha1.ImagePolicy]()},
+		{"namespaced", v1alpha1.KindImagePolicy, "imagepolicies", "imagepolicy", "imgpol", "Namespaced", reflect.TypeFor[v1alpha1.ImagePolicy]()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

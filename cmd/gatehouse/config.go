@@ -79,6 +79,11 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
 	}
+	if fs.NArg() > 0 {
+		// flag stops at the first non-flag: everything from here on,
+		// flags included, would be silently ignored.
+		return nil, usageError{fmt.Sprintf("unexpected argument %q: serve takes flags only; write lists comma-separated, e.g. --cert-hosts=a,b", fs.Arg(0))}
+	}
 	c.CertHosts, c.PolicyFiles, c.Insecure = certHosts, policyFiles, insecure
 	var err error
 	if c.Unmatched, err = webhook.ParseAction(unmatched, webhook.Deny, webhook.Warn, webhook.Allow); err != nil {
@@ -104,7 +109,7 @@ func (c *Config) validate() error {
 		if len(c.CertHosts) == 0 {
 			errs = append(errs, errors.New("--tls-mode=self-managed needs --cert-hosts, e.g. gatehouse.gatehouse-system.svc"))
 		}
-		if ns, name, ok := strings.Cut(c.CASecret, "/"); c.Kubeconfig != "none" && (!ok || ns == "" || name == "") {
+		if ns, name, ok := strings.Cut(c.CASecret, "/"); c.Kubeconfig != "none" && (!ok || ns == "" || name == "" || strings.Contains(name, "/")) {
 			errs = append(errs, fmt.Errorf("--ca-secret %q: write namespace/name", c.CASecret))
 		}
 	default:

@@ -36,3 +36,7 @@ func httpOK(url string, tlsConf *tls.Config, header http.Header) func(context.Co
 		return nil
 	}
 }
+
+// HTTPOK returns a probe that GETs a plain-HTTP url and wants 200, for
+// readiness endpoints such as gatehouse's /readyz.
+func HTTPOK(url string) func(context.Context) error { return httpOK(url, nil, nil) }

@@ -91,7 +91,7 @@ func startGatehouse(ctx context.Context, e *env.Env, bin, dir string, fx *fixtur
 		"--policy-file=" + filepath.Join(dir, "policy.yaml"),
 		"--listen=127.0.0.1:" + strconv.Itoa(ports[0]), "--probe-listen=127.0.0.1:" + strconv.Itoa(ports[1]),
 		"--cache-size=" + size, "--log-level=warn"}
-	ready := func(ctx context.Context) error { return get(ctx, "http://127.0.0.1:"+strconv.Itoa(ports[1])+"/readyz") }
+	ready := env.HTTPOK("http://127.0.0.1:" + strconv.Itoa(ports[1]) + "/readyz")
 	if _, err := e.Start(ctx, "gatehouse", ready, bin, args...); err != nil {
 		return "", nil, err
 	}

@@ -137,19 +137,3 @@ func (r *result) row(name string, cache bool) string {
 	return fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %.0f | %d |", name, c, len(s), pct(0.50), pct(0.95), pct(0.99),
 		fmt.Sprintf("%.2f", float64(s[len(s)-1].Microseconds())/1000), float64(len(s))/r.wall.Seconds(), r.allowed)
 }
-
-func get(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
-}

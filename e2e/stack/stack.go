@@ -118,7 +118,7 @@ func (s *Stack) StartGatehouse(ctx context.Context) error {
 	if err := s.pointWebhooksAt("https://127.0.0.1:" + strconv.Itoa(ports[0])); err != nil {
 		return err
 	}
-	s.Gatehouse, err = s.Env.Start(ctx, "gatehouse", httpOK(s.ProbeURL+"/readyz"), s.opts.GatehouseBin, args...)
+	s.Gatehouse, err = s.Env.Start(ctx, "gatehouse", env.HTTPOK(s.ProbeURL+"/readyz"), s.opts.GatehouseBin, args...)
 	if err != nil {
 		return err
 	}
