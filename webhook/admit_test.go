@@ -131,6 +131,10 @@ func TestModes(t *testing.T) {
 			if audited != tc.wantAudit {
 				t.Fatalf("audit annotations %v", resp.AuditAnnotations)
 			}
+			label := map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "deny", v1alpha1.ModeWarn: "warn", v1alpha1.ModeAudit: "allow"}[tc.mode]
+			if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues(label, "CREATE", "Pod", "unsigned")); got != 1 {
+				t.Fatalf("decisions{%s} = %v, want 1", label, got)
+			}
 		})
 	}
 }

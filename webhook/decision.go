@@ -13,7 +13,8 @@ import (
 // response, the metrics and the audit record are made from.
 type Decision struct {
 	Allowed bool `json:"allowed"`
-	// Reason is the class of the first denial (or of the first fail-open).
+	// Reason is the class of the first denial, else of the first fail-open,
+	// warn-mode or audit-mode failure; empty when nothing failed.
 	Reason verify.Reason `json:"reason,omitempty"`
 	// Denials are the messages that deny; joined, they are the response message.
 	Denials []string `json:"denials,omitempty"`
@@ -29,7 +30,10 @@ type Decision struct {
 	// Images holds the per-image verdicts.
 	Images []ImageVerdict `json:"images,omitempty"`
 
-	denyReason, failOpenReason verify.Reason
+	denyReason, failOpenReason, warnReason, auditReason verify.Reason
+	// warned: a warn-mode policy failed or an unmatched image was let
+	// through with a warning (informational warnings do not count).
+	warned bool
 }
 
 // PatchOp is one JSON Patch operation.
@@ -46,7 +50,7 @@ func (d *Decision) Label() string {
 		return "deny"
 	case d.FailOpen:
 		return "fail-open"
-	case len(d.Warnings) > 0:
+	case d.warned:
 		return "warn"
 	}
 	return "allow"
@@ -66,7 +70,7 @@ func (a *Admitter) decide(w *workload.Workload, verdicts []ImageVerdict, mutate 
 		a.judgeImage(&d, w, v)
 	}
 	d.Allowed = len(d.Denials) == 0
-	d.Reason = cmpOr(d.denyReason, d.failOpenReason)
+	d.Reason = cmpOr(cmpOr(d.denyReason, d.failOpenReason), cmpOr(d.warnReason, d.auditReason))
 	if mutate {
 		d.Allowed, d.Denials, d.Warnings, d.Audit, d.Reason, d.FailOpen = true, nil, nil, nil, "", false
 	}
@@ -106,8 +110,11 @@ func (a *Admitter) judgeImage(d *Decision, w *workload.Workload, v ImageVerdict)
 		msg := fmt.Sprintf("%s: %s: %s", where, o.Reason, o.Message)
 		switch {
 		case o.Mode == v1alpha1.ModeAudit:
+			d.auditReason = cmpOr(d.auditReason, o.Reason)
 			d.Audit = append(d.Audit, msg)
 		case o.Mode == v1alpha1.ModeWarn:
+			d.warned = true
+			d.warnReason = cmpOr(d.warnReason, o.Reason)
 			d.Warnings = append(d.Warnings, "would be denied: "+msg)
 		case o.Reason.Infrastructure() && a.cfg.InfraFailure == Allow:
 			d.FailOpen = true
@@ -128,6 +135,8 @@ func (a *Admitter) judgeUnmatched(d *Decision, where string, v ImageVerdict) {
 	case Deny:
 		d.deny(verify.ReasonUnmatchedImage, msg+"; images without a policy are denied. Fix: add the repository to a ClusterImagePolicy's spec.images")
 	case Warn:
+		d.warned = true
+		d.warnReason = cmpOr(d.warnReason, verify.ReasonUnmatchedImage)
 		d.Warnings = append(d.Warnings, msg)
 	}
 }
