@@ -23,6 +23,9 @@ type FileSource struct {
 // NewFileSource loads the pair now; an unreadable or mismatched pair is an
 // error.
 func NewFileSource(certFile, keyFile string, log *slog.Logger) (*FileSource, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	f := &FileSource{certFile: certFile, keyFile: keyFile, log: log}
 	if _, err := f.reload(); err != nil {
 		return nil, err

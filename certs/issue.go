@@ -102,6 +102,20 @@ func (ca *CA) Bundle(now time.Time) []byte {
 	return out
 }
 
+// Trusts reports whether leaf was issued by the current CA or by a previous
+// one that has not expired, i.e. whether clients given Bundle accept it.
+func (ca *CA) Trusts(leaf *x509.Certificate, now time.Time) bool {
+	if leaf == nil {
+		return false
+	}
+	for _, c := range append([]*x509.Certificate{ca.Cert}, ca.Previous...) {
+		if now.Before(c.NotAfter) && leaf.CheckSignatureFrom(c) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Encode returns the PEM of the CA bundle and of the key.
 func (ca *CA) Encode(now time.Time) (certPEM, keyPEM []byte, err error) {
 	der, err := x509.MarshalECPrivateKey(ca.Key)

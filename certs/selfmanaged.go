@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -79,23 +80,26 @@ func (s *SelfManaged) Refresh(ctx context.Context) error {
 		return fmt.Errorf("certificate authority: %w", err)
 	}
 	now := s.o.Now()
-	cur := s.cur.Load()
-	if cur == nil || s.ca == nil || !ca.Cert.Equal(s.ca.Cert) || dueForRenewal(cur.Leaf.NotBefore, cur.Leaf.NotAfter, now) {
-		c, err := ca.Issue(s.o.Hosts, now, s.o.CertValidity)
-		if err != nil {
-			return fmt.Errorf("serving certificate: %w", err)
-		}
-		if err := s.set(c); err != nil {
-			return err
-		}
-		s.o.Log.Info("serving certificate issued", "hosts", s.o.Hosts, "notAfter", c.Leaf.NotAfter)
-	}
-	s.ca = ca
+	// Publish the bundle first: the API server must trust a new CA before
+	// any replica serves a certificate it issued.
 	if s.o.Bundle != nil {
 		if err := s.o.Bundle.WriteBundle(ctx, ca.Bundle(now)); err != nil {
 			return fmt.Errorf("writing caBundle: %w", err)
 		}
 	}
+	s.ca = ca
+	cur := s.cur.Load()
+	if cur != nil && ca.Trusts(cur.Leaf, now) && !dueForRenewal(cur.Leaf.NotBefore, cur.Leaf.NotAfter, now) {
+		return nil
+	}
+	c, err := ca.Issue(s.o.Hosts, now, s.o.CertValidity)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if err := s.set(c); err != nil {
+		return err
+	}
+	s.o.Log.Info("serving certificate issued", "hosts", s.o.Hosts, "notAfter", c.Leaf.NotAfter)
 	return nil
 }
 
@@ -158,10 +162,15 @@ func (s *SelfManaged) createCA(ctx context.Context) (*CA, error) {
 }
 
 // MemoryStore keeps the CA in memory: for single-process runs and tests.
-type MemoryStore struct{ ca *CA }
+type MemoryStore struct {
+	mu sync.Mutex
+	ca *CA
+}
 
 // Load implements CAStore.
 func (m *MemoryStore) Load(context.Context) (*CA, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.ca == nil {
 		return nil, ErrNoCA
 	}
@@ -170,6 +179,8 @@ func (m *MemoryStore) Load(context.Context) (*CA, error) {
 
 // Create implements CAStore.
 func (m *MemoryStore) Create(_ context.Context, ca *CA) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.ca != nil {
 		return ErrExists
 	}
@@ -179,6 +190,8 @@ func (m *MemoryStore) Create(_ context.Context, ca *CA) error {
 
 // Replace implements CAStore.
 func (m *MemoryStore) Replace(_ context.Context, old, next *CA) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.ca == nil || !m.ca.Cert.Equal(old.Cert) {
 		return ErrConflict
 	}

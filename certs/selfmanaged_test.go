@@ -80,7 +80,11 @@ func TestSelfManagedLifecycle(t *testing.T) {
 		{"before two thirds of the certificate life", 19 * time.Hour, false, false, 1, 30 * time.Hour},
 		{"past two thirds of the certificate life", 21 * time.Hour, true, false, 1, 51 * time.Hour},
 		{"certificate expired, CA not due", 199 * time.Hour, true, false, 1, 229 * time.Hour},
-		{"past two thirds of the CA life", 201 * time.Hour, true, true, 2, 231 * time.Hour},
+		// The CA rotates, but the certificate the old CA issued is still
+		// trusted and not due: it keeps serving, so no client ever meets a
+		// certificate from a CA the API server has not been told of yet.
+		{"past two thirds of the CA life", 201 * time.Hour, false, true, 2, 229 * time.Hour},
+		{"certificate due: issued by the new CA", 221 * time.Hour, true, false, 2, 251 * time.Hour},
 		{"old CA expired: dropped from the bundle", 301 * time.Hour, true, false, 1, 331 * time.Hour},
 	}
 	var prevCert, prevCA *x509.Certificate
@@ -107,12 +111,18 @@ func TestSelfManagedLifecycle(t *testing.T) {
 		if got, want := s.NotAfter(), t0.Add(st.wantCertExpiry); !got.Equal(want) {
 			t.Errorf("%s: NotAfter %v, want %v", st.name, got, want)
 		}
-		// The certificate is issued by the stored CA alone.
-		if err := verifyLeaf(cert, poolOf(stored.Cert), "gatehouse.test", clock.Now()); err != nil {
-			t.Errorf("%s: certificate does not verify against the stored CA: %v", st.name, err)
-		}
-		// The published bundle holds the current CA and unexpired old ones.
+		// The published bundle holds the current CA and unexpired old ones,
+		// and the served certificate verifies against it; a newly issued
+		// one is issued by the stored CA.
 		bundle := bundles.last(t)
+		if err := verifyLeaf(cert, bundlePool(t, bundle), "gatehouse.test", clock.Now()); err != nil {
+			t.Errorf("%s: certificate does not verify against the bundle: %v", st.name, err)
+		}
+		if st.wantNewCert {
+			if err := verifyLeaf(cert, poolOf(stored.Cert), "gatehouse.test", clock.Now()); err != nil {
+				t.Errorf("%s: new certificate not issued by the stored CA: %v", st.name, err)
+			}
+		}
 		cas := parsePEMCerts(t, bundle)
 		if len(cas) != st.wantBundleCAs || !cas[0].Equal(stored.Cert) {
 			t.Errorf("%s: bundle holds %d CAs (first is current: %v), want %d", st.name, len(cas), len(cas) > 0 && cas[0].Equal(stored.Cert), st.wantBundleCAs)
@@ -277,7 +287,9 @@ func TestSelfManagedRefreshErrors(t *testing.T) {
 		wantReady bool
 	}{
 		{"store unreachable", failingStore{errors.New("connection refused")}, nil, "certificate authority: connection refused", false},
-		{"bundle not written", &MemoryStore{}, errors.New("forbidden"), "writing caBundle: forbidden", true},
+		// Without a published bundle the API server could not reach a
+		// certificate: stay unready, and say why.
+		{"bundle not written", &MemoryStore{}, errors.New("forbidden"), "writing caBundle: forbidden", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,13 +70,23 @@ func TestTLSRotation(t *testing.T) {
 		t.Fatalf("after renewal by the same CA: serial %v, error %v; want %v", got, err, oldCert.Leaf.SerialNumber)
 	}
 
-	// Force a CA rotation.
+	// Force a CA rotation. The old CA's certificate is not due yet and
+	// keeps serving; the new bundle trusts it.
 	clock.Set(t0.Add(201 * time.Hour))
 	mustDo(t, s.Refresh(ctx))
 	newBundle := bundles.last(t)
+	if got := current(t, s).Leaf.SerialNumber; got.Cmp(oldCert.Leaf.SerialNumber) != 0 {
+		t.Fatal("the certificate was replaced before it was due")
+	}
+	if got, err := connect(srv, newBundle); err != nil || got.Cmp(oldCert.Leaf.SerialNumber) != 0 {
+		t.Fatalf("new bundle, old certificate: serial %v, error %v", got, err)
+	}
+	// When it is due, the new CA issues its successor.
+	clock.Set(t0.Add(221 * time.Hour))
+	mustDo(t, s.Refresh(ctx))
 	second := current(t, s).Leaf.SerialNumber
 	if second.Cmp(oldCert.Leaf.SerialNumber) == 0 {
-		t.Fatal("no new certificate after the rotation")
+		t.Fatal("no new certificate when the old one was due")
 	}
 
 	// A replica that has not refreshed yet still serves the old certificate.

@@ -86,10 +86,21 @@ func expand(path string) ([]string, error) {
 	if !st.IsDir() {
 		return []string{path}, nil
 	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
 	var files []string
-	for _, pat := range []string{"*.yaml", "*.yml", "*.json"} {
-		m, _ := filepath.Glob(filepath.Join(path, pat))
-		files = append(files, m...)
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case ".yaml", ".yml", ".json":
+			if !e.IsDir() {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no *.yaml, *.yml or *.json files in this directory", path)
 	}
 	return files, nil
 }

@@ -214,7 +214,7 @@ func TestReadFiles(t *testing.T) {
 		{name: "single file", paths: []string{single}, wantIDs: []string{"ClusterImagePolicy/single"}},
 		{name: "file and directory", paths: []string{single, filepath.Dir(policies)},
 			wantIDs: []string{"ClusterImagePolicy/single", "ClusterImagePolicy/a1", "ImagePolicy/team-a/a2", "ClusterImagePolicy/b", "ClusterImagePolicy/c"}},
-		{name: "empty directory", paths: []string{empty}, wantIDs: nil},
+		{name: "empty directory is refused", paths: []string{empty}, wantErr: []string{"no *.yaml, *.yml or *.json files"}},
 		{name: "missing path", paths: []string{filepath.Join(dir, "nope.yaml")}, wantErr: []string{"nope.yaml"}},
 		{name: "bad file is named", paths: []string{single, filepath.Dir(broken)}, wantErr: []string{broken, "document 1", "autorities"}},
 	}

@@ -46,8 +46,11 @@ func checkGlob(glob string) error {
 	if !found || !(strings.Contains(host, ".") || strings.Contains(host, ":") || host == "localhost" || strings.Contains(host, "*")) {
 		return fmt.Errorf("glob %q: globs match canonical names, which begin with the registry host; write e.g. docker.io/library/nginx or docker.io/%s", glob, glob)
 	}
-	if host == "index.docker.io" {
-		return fmt.Errorf("glob %q: Docker Hub images are named docker.io/..., write docker.io/%s", glob, strings.TrimPrefix(glob, "index.docker.io/"))
+	if host == "index.docker.io" || host == "registry-1.docker.io" {
+		return fmt.Errorf("glob %q: Docker Hub images are named docker.io/..., write docker.io/%s", glob, strings.TrimPrefix(glob, host+"/"))
+	}
+	if glob != strings.ToLower(glob) {
+		return fmt.Errorf("glob %q: canonical names are lowercase, so this glob could never match; write %s", glob, strings.ToLower(glob))
 	}
 	return nil
 }

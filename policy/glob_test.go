@@ -75,6 +75,8 @@ func TestGlobCanonicalNames(t *testing.T) {
 		{"host with port but no path", "localhost:5000", []string{"begin with the registry host"}},
 		{"index.docker.io", "index.docker.io/library/nginx", []string{"Docker Hub", "write docker.io/library/nginx"}},
 		{"index.docker.io double star", "index.docker.io/**", []string{"write docker.io/**"}},
+		{"registry-1.docker.io", "registry-1.docker.io/library/nginx", []string{"Docker Hub", "write docker.io/library/nginx"}},
+		{"uppercase can never match", "registry.example.com/Team/app", []string{"lowercase", "write registry.example.com/team/app"}},
 		{"tag", "docker.io/library/nginx:1.25", []string{"without tag or digest"}},
 		{"digest", "docker.io/library/nginx@sha256:0123456789abcdef", []string{"without tag or digest"}},
 		{"tag after a host with a port", "localhost:5000/app:v1", []string{"without tag or digest"}},

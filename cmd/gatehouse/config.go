@@ -117,6 +117,8 @@ func (c *Config) validate() error {
 	}
 	if c.Kubeconfig == "none" && len(c.PolicyFiles) == 0 {
 		errs = append(errs, errors.New("--kubeconfig=none needs --policy-file: without a cluster, policies come from files"))
+	} else if !c.WatchPolicy && len(c.PolicyFiles) == 0 {
+		errs = append(errs, errors.New("--watch-policies=false needs --policy-file: otherwise no policy could ever load"))
 	}
 	if c.Timeout <= 0 || c.Timeout > 30*time.Second {
 		errs = append(errs, errors.New("--default-timeout must be between 0 and 30s (the API server's limit)"))

@@ -96,7 +96,7 @@ func TestParseServeAccepts(t *testing.T) {
 		}},
 		{"cache disabled", []string{"--cert-hosts=h", "--cache-size=0", "--cache-ttl=0s"}, nil},
 		{"every log level", []string{"--cert-hosts=h", "--log-level=debug"}, nil},
-		{"no policy watch, webhook configurations left alone", []string{"--cert-hosts=h", "--watch-policies=false", "--webhook-config-name="}, func(c *Config) error {
+		{"no policy watch, webhook configurations left alone", []string{"--cert-hosts=h", "--watch-policies=false", "--policy-file=p.yaml", "--webhook-config-name="}, func(c *Config) error {
 			return want(!c.WatchPolicy && c.WebhookName == "", "watch %v name %q", c.WatchPolicy, c.WebhookName)
 		}},
 	}
@@ -139,6 +139,7 @@ func TestParseServeRefuses(t *testing.T) {
 		{"ca-secret with empty name", []string{"--cert-hosts=h", "--ca-secret=gatehouse-system/"}, []string{"--ca-secret"}},
 		{"ca-secret with two slashes", []string{"--cert-hosts=h", "--ca-secret=gatehouse-system/ca/x"}, []string{"--ca-secret"}},
 		{"no cluster and no policy files", []string{"--kubeconfig=none", "--cert-hosts=h"}, []string{"--kubeconfig=none needs --policy-file"}},
+		{"no policy watch and no policy files", []string{"--watch-policies=false", "--cert-hosts=h"}, []string{"--watch-policies=false needs --policy-file"}},
 		{"bad unmatched-images", []string{"--cert-hosts=h", "--unmatched-images=block"}, []string{"--unmatched-images", `"block"`}},
 		{"infra-failure cannot warn", []string{"--cert-hosts=h", "--infra-failure=warn"}, []string{"--infra-failure", `"warn"`}},
 		{"bad log level", []string{"--cert-hosts=h", "--log-level=trace"}, []string{`--log-level "trace"`}},
