@@ -1,20 +1,38 @@
 package docs
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/webhook"
 )
 
@@ -111,7 +129,11 @@ func metricFromCall(t *testing.T, fset *token.FileSet, call *ast.CallExpr, into 
 		return
 	}
 	m := metricInfo{typ: typ, where: where}
-	if len(call.Args) > 1 { // NewXxxVec(opts, []string{...})
+	if strings.HasSuffix(call.Fun.(*ast.SelectorExpr).Sel.Name, "Vec") { // NewXxxVec(opts, []string{...})
+		if len(call.Args) < 2 {
+			t.Errorf("%s: %s has no labels argument", where, name)
+			return
+		}
 		labels, ok := call.Args[1].(*ast.CompositeLit)
 		if !ok {
 			t.Errorf("%s: labels of %s are not a literal; teach docs/metrics_test.go to read them", where, name)
@@ -293,17 +315,99 @@ func seriesOf(defined map[string]metricInfo, name string) bool {
 	return false
 }
 
+// admitOnePod asks a real Admitter, configured by cfg and policies, about a
+// Pod running image, and returns the decision.
+func admitOnePod(t *testing.T, cfg webhook.Config, image string, policies ...policy.Object) webhook.Decision {
+	t.Helper()
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := policy.NewStore()
+	for _, p := range policies {
+		if err := store.Apply(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Verifier, cfg.Policies = v, store
+	cfg.Log = slog.New(slog.DiscardHandler)
+	a, err := webhook.NewAdmitter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}},
+	}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{
+		UID:       "uid",
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Namespace: "app", Name: "p", Operation: admissionv1.Create,
+		Object: runtime.RawExtension{Raw: raw},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.Admit(ctx, req, false)
+}
+
+// brokenRegistry is a registry that answers every request with 503.
+func brokenRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func publicKeyPEM(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// Every value of the decision label that real decisions produce is
+// documented, and the docs list no other.
 func TestDecisionLabelValuesAreDocumented(t *testing.T) {
-	decisions := []webhook.Decision{
-		{Allowed: true},
-		{Allowed: false},
-		{Allowed: true, Warnings: []string{"w"}},
-		{Allowed: true, FailOpen: true, Warnings: []string{"w"}},
+	host := brokenRegistry(t)
+	trustHost := policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "p", Spec: v1alpha1.ImagePolicySpec{
+		Images:      []v1alpha1.ImageGlob{{Glob: host + "/**"}},
+		Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: publicKeyPEM(t)}}},
+	}}
+	unmatched := "registry.example.com/app:v1"
+	cases := []struct {
+		name string
+		want string
+		d    webhook.Decision
+	}{
+		{"unmatched image, allowed", "allow", admitOnePod(t, webhook.Config{Unmatched: webhook.Allow, InfraFailure: webhook.Deny}, unmatched)},
+		{"unmatched image, denied", "deny", admitOnePod(t, webhook.Config{Unmatched: webhook.Deny, InfraFailure: webhook.Deny}, unmatched)},
+		{"unmatched image, warned", "warn", admitOnePod(t, webhook.Config{Unmatched: webhook.Warn, InfraFailure: webhook.Deny}, unmatched)},
+		{"registry down, failing open", "fail-open", admitOnePod(t, webhook.Config{Unmatched: webhook.Deny, InfraFailure: webhook.Allow}, host+"/app:v1", trustHost)},
 	}
 	rows := tableRows(section(t, readFile(t, "metrics.md"), "### `decision`"), regexp.MustCompile("^`([a-z-]+)`$"))
 	seen := map[string]bool{}
-	for _, d := range decisions {
-		label := d.Label()
+	for _, c := range cases {
+		label := c.d.Label()
+		if label != c.want {
+			t.Errorf("%s: label %q, want %q (decision %+v)", c.name, label, c.want, c.d)
+		}
+		if r := c.d.Reason; (label == "allow") != (r == "") || (label == "fail-open" && !r.Infrastructure()) {
+			t.Errorf("%s: decision %s with reason %q contradicts docs/metrics.md", c.name, label, r)
+		}
 		seen[label] = true
 		if _, ok := rows[label]; !ok {
 			t.Errorf("docs/metrics.md: decision value %q is not in the decision table", label)
@@ -311,7 +415,7 @@ func TestDecisionLabelValuesAreDocumented(t *testing.T) {
 	}
 	for value := range rows {
 		if !seen[value] {
-			t.Errorf("docs/metrics.md: decision value %q is documented but Decision.Label never returns it", value)
+			t.Errorf("docs/metrics.md: decision value %q is documented but no decision here has it", value)
 		}
 	}
 }
@@ -389,7 +493,7 @@ func TestReasonsAreDocumented(t *testing.T) {
 			t.Errorf("docs/metrics.md: reason %s is missing from the reason table", r)
 		case row[1] != kindOf(r):
 			t.Errorf("docs/metrics.md: %s is %s, the reason table says %q", r, kindOf(r), row[1])
-		case r.Infrastructure() != strings.Contains(row[2], "fail-open"):
+		case r.Infrastructure() != strings.HasPrefix(row[2], "yes"):
 			t.Errorf("docs/metrics.md: %s may fail open: %v, the reason table says %q", r, r.Infrastructure(), row[2])
 		}
 	}

@@ -76,7 +76,10 @@ func run(m *testing.M) (int, error) {
 // gatehouseBinary returns $GATEHOUSE_BIN, or builds the binary.
 func gatehouseBinary(ctx context.Context, dir string) (string, error) {
 	if b := os.Getenv("GATEHOUSE_BIN"); b != "" {
-		return filepath.Abs(b)
+		if !filepath.IsAbs(b) { // go test runs in the package directory, not the caller's
+			return "", fmt.Errorf("GATEHOUSE_BIN=%q: give an absolute path", b)
+		}
+		return b, nil
 	}
 	bin := filepath.Join(dir, "gatehouse")
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "gatehouse.dev/gatehouse/cmd/gatehouse").CombinedOutput()

@@ -53,8 +53,8 @@ type Stack struct {
 }
 
 // Start brings the stack up and returns once gatehouse is deciding pods.
-func Start(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{Env: env.New(o.Dir, o.Tools), opts: o}
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	s := &Stack{Env: env.New(o.Dir, o.Tools), opts: o}
 	defer func() {
 		if err != nil {
 			s.Close()

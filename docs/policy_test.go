@@ -1,0 +1,132 @@
+package docs
+
+import (
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"gatehouse.dev/gatehouse/manifests"
+	"gatehouse.dev/gatehouse/policy"
+)
+
+func compileAll(t *testing.T, where string, objs []policy.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if _, err := policy.Compile(o); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+	}
+}
+
+// Every file under docs/examples is a policy gatehouse loads, read the way
+// --policy-file reads it.
+func TestExamplesLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("examples", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 {
+		t.Fatalf("want at least 2 examples, found %v", files)
+	}
+	for _, f := range files {
+		objs, err := policy.ReadFiles(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if len(objs) == 0 {
+			t.Errorf("%s: no policy in it (only *.yaml, *.yml and *.json are read)", f)
+		}
+		compileAll(t, f, objs)
+	}
+	objs, err := policy.ReadFiles("examples")
+	if err != nil {
+		t.Fatalf("the examples directory as --policy-file: %v", err)
+	}
+	if len(objs) < len(files) {
+		t.Errorf("the examples directory as --policy-file yields %d policies for %d files", len(objs), len(files))
+	}
+}
+
+// docs/policy-api.md shows each example file verbatim.
+func TestPolicyAPIShowsTheExamples(t *testing.T) {
+	_, blocks := splitMarkdown(readFile(t, "policy-api.md"))
+	files, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		want := readFile(t, f)
+		found := false
+		for _, b := range blocks {
+			found = found || (b.lang == "yaml" && b.text == want)
+		}
+		if !found {
+			t.Errorf("docs/policy-api.md has no yaml block equal to %s; copy the file into the page", f)
+		}
+	}
+}
+
+// Every gatehouse policy shown in a yaml block of the docs loads.
+func TestPolicyBlocksLoad(t *testing.T) {
+	min := map[string]int{"../README.md": 1, "policy-api.md": 2}
+	for _, file := range markdownFiles(t) {
+		_, blocks := splitMarkdown(readFile(t, file))
+		n := 0
+		for _, b := range blocks {
+			if b.lang != "yaml" || !strings.Contains(b.text, "apiVersion: gatehouse.dev/") {
+				continue
+			}
+			n++
+			where := file + ":" + itoa(b.line)
+			objs, err := policy.ReadDocuments([]byte(b.text))
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				continue
+			}
+			compileAll(t, where, objs)
+		}
+		if n < min[file] {
+			t.Errorf("%s: found %d gatehouse policies in yaml blocks, want at least %d", file, n, min[file])
+		}
+	}
+}
+
+// The short names the docs give are the CRDs'.
+func TestShortNames(t *testing.T) {
+	md := readFile(t, "policy-api.md")
+	crds, err := fs.Glob(manifests.Base, "base/crds/*.yaml")
+	if err != nil || len(crds) == 0 {
+		t.Fatalf("no CRDs in manifests: %v", err)
+	}
+	for _, f := range crds {
+		data, err := fs.ReadFile(manifests.Base, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crd struct {
+			Spec struct {
+				Names struct {
+					Kind       string   `json:"kind"`
+					ShortNames []string `json:"shortNames"`
+				} `json:"names"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, s := range crd.Spec.Names.ShortNames {
+			want := "**" + crd.Spec.Names.Kind + "** (short name `" + s + "`)"
+			if !strings.Contains(md, want) {
+				t.Errorf("docs/policy-api.md should say %s", want)
+			}
+		}
+	}
+}
+
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i))
+}
