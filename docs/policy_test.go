@@ -3,6 +3,7 @@ package docs
 import (
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestPolicyBlocksLoad(t *testing.T) {
 				continue
 			}
 			n++
-			where := file + ":" + itoa(b.line)
+			where := file + ":" + strconv.Itoa(b.line)
 			objs, err := policy.ReadDocuments([]byte(b.text))
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
@@ -125,8 +126,4 @@ func TestShortNames(t *testing.T) {
 			}
 		}
 	}
-}
-
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i))
 }

@@ -61,6 +61,7 @@ type schema struct {
 	MinLength   *int64            `json:"minLength"`
 	MaxLength   *int64            `json:"maxLength"`
 	Pattern     string            `json:"pattern"`
+	Default     any               `json:"default"`
 	Validations []struct {
 		Rule    string `json:"rule"`
 		Message string `json:"message"`
@@ -277,6 +278,10 @@ func checkSpecRules(t *testing.T, spec schema) {
 		{"require values", slices.Equal(spec.Properties["require"].Enum, []string{string(v1alpha1.RequireAll), string(v1alpha1.RequireAny)})},
 		{"mode values", slices.Equal(spec.Properties["mode"].Enum,
 			[]string{string(v1alpha1.ModeEnforce), string(v1alpha1.ModeWarn), string(v1alpha1.ModeAudit)})},
+		// The API server stores the loader's defaults, so kubectl shows them.
+		{"mode defaults to enforce", spec.Properties["mode"].Default == string(v1alpha1.ModeEnforce)},
+		{"require defaults to all", spec.Properties["require"].Default == string(v1alpha1.RequireAll)},
+		{"pinDigest defaults to true", spec.Properties["pinDigest"].Default == true},
 	}
 	for _, tt := range tests {
 		if !tt.ok {

@@ -11,6 +11,8 @@ import (
 
 // Object is one policy resource as read from a file or the cluster.
 type Object struct {
+	// Source is where it was read: SourceFiles or SourceCluster.
+	Source    string
 	Kind      string // v1alpha1.KindClusterImagePolicy or KindImagePolicy
 	Namespace string // ImagePolicy only
 	Name      string

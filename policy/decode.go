@@ -72,6 +72,9 @@ func ReadFiles(paths ...string) ([]Object, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
+			for i := range objs {
+				objs[i].Source = SourceFiles
+			}
 			out = append(out, objs...)
 		}
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -10,6 +11,7 @@ import (
 type Store struct {
 	mu       sync.Mutex
 	policies map[string]*Policy // last good compiled revision, by object ID
+	owner    map[string]string  // the source an object ID was first loaded from
 	errs     map[string]error   // objects whose latest revision was refused
 	revision uint64
 	pending  map[string]bool // sources that have not finished their first load
@@ -19,7 +21,7 @@ type Store struct {
 // NewStore returns an empty store that is ready once every named source has
 // called Synced.
 func NewStore(sources ...string) *Store {
-	s := &Store{policies: map[string]*Policy{}, errs: map[string]error{}, pending: map[string]bool{}}
+	s := &Store{policies: map[string]*Policy{}, owner: map[string]string{}, errs: map[string]error{}, pending: map[string]bool{}}
 	for _, src := range sources {
 		s.pending[src] = true
 	}
@@ -34,12 +36,20 @@ func (s *Store) Apply(o Object) error {
 	p, err := Compile(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if owner, ok := s.owner[o.ID()]; ok && owner != o.Source {
+		// Two sources, one name: replacing one with the other silently, and
+		// losing both when one is deleted, would be worse than refusing.
+		err = fmt.Errorf("%s is already loaded from %s; give the %s one another name", o.ID(), owner, o.Source)
+		s.errs[o.Source+"/"+o.ID()] = err
+		return err
+	}
 	if err != nil {
 		s.errs[o.ID()] = err
 		return err
 	}
 	delete(s.errs, o.ID())
 	s.policies[o.ID()] = p
+	s.owner[o.ID()] = o.Source
 	s.publish()
 	return nil
 }
@@ -53,11 +63,17 @@ func (s *Store) refuse(id string, err error) {
 	s.errs[id] = err
 }
 
-// Delete removes the object with the given ID.
-func (s *Store) Delete(id string) {
+// Delete removes the object with the given ID that source loaded; an object
+// of the same ID from another source stays.
+func (s *Store) Delete(source, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.errs, source+"/"+id)
+	if owner, ok := s.owner[id]; ok && owner != source {
+		return
+	}
 	delete(s.errs, id)
+	delete(s.owner, id)
 	if _, ok := s.policies[id]; ok {
 		delete(s.policies, id)
 		s.publish()

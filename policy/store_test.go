@@ -37,17 +37,17 @@ func TestStoreApplyAndDelete(t *testing.T) {
 			false, 4, map[string]v1alpha1.Mode{prod: v1alpha1.ModeWarn, web: v1alpha1.ModeAudit}, nil},
 		{"new object refused from the start", func(s *Store) error { return s.Apply(clusterPolicy("broken", v1alpha1.ImagePolicySpec{})) },
 			true, 4, map[string]v1alpha1.Mode{prod: v1alpha1.ModeWarn, web: v1alpha1.ModeAudit}, []string{"ClusterImagePolicy/broken"}},
-		{"delete a refused-only object clears its error", func(s *Store) error { s.Delete("ClusterImagePolicy/broken"); return nil },
+		{"delete a refused-only object clears its error", func(s *Store) error { s.Delete("", "ClusterImagePolicy/broken"); return nil },
 			false, 4, map[string]v1alpha1.Mode{prod: v1alpha1.ModeWarn, web: v1alpha1.ModeAudit}, nil},
-		{"delete", func(s *Store) error { s.Delete(prod); return nil },
+		{"delete", func(s *Store) error { s.Delete("", prod); return nil },
 			false, 5, map[string]v1alpha1.Mode{web: v1alpha1.ModeAudit}, nil},
-		{"delete of an unknown object changes nothing", func(s *Store) error { s.Delete("ClusterImagePolicy/nope"); return nil },
+		{"delete of an unknown object changes nothing", func(s *Store) error { s.Delete("", "ClusterImagePolicy/nope"); return nil },
 			false, 5, map[string]v1alpha1.Mode{web: v1alpha1.ModeAudit}, nil},
 		{"bad revision, then delete", func(s *Store) error {
 			if err := s.Apply(namespacedPolicy("team-a", "web", spec("block"))); err == nil {
 				return fmt.Errorf("bad revision accepted")
 			}
-			s.Delete(web)
+			s.Delete("", web)
 			return nil
 		}, false, 6, map[string]v1alpha1.Mode{}, nil},
 	}
@@ -238,9 +238,32 @@ func TestStoreConcurrentReaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			s.Delete("ClusterImagePolicy/" + name)
+			s.Delete("", "ClusterImagePolicy/"+name)
 		}
 	}
 	close(done)
 	wg.Wait()
+}
+
+// A file policy and a cluster policy of the same name would replace each
+// other silently; the second is refused, and deleting it leaves the first.
+func TestStoreRefusesOneNameFromTwoSources(t *testing.T) {
+	s := NewStore()
+	file := Object{Source: SourceFiles, Kind: v1alpha1.KindClusterImagePolicy, Name: "prod", Spec: validSpec(t, "registry.example.com/**")}
+	cluster := file
+	cluster.Source = SourceCluster
+	if err := s.Apply(file); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Apply(cluster)
+	if err == nil || !strings.Contains(err.Error(), "already loaded from files") {
+		t.Fatalf("clash: %v", err)
+	}
+	if len(s.Errors()) != 1 {
+		t.Fatalf("errors %v", s.Errors())
+	}
+	s.Delete(SourceCluster, cluster.ID())
+	if s.Snapshot().Len() != 1 || len(s.Errors()) != 0 {
+		t.Fatalf("after deleting the cluster one: %d policies, errors %v", s.Snapshot().Len(), s.Errors())
+	}
 }

@@ -21,8 +21,11 @@ var (
 	ImagePolicies        = schema.GroupVersionResource{Group: v1alpha1.Group, Version: v1alpha1.Version, Resource: "imagepolicies"}
 )
 
-// SourceCluster is the name the cluster watch uses with NewStore and Synced.
-const SourceCluster = "cluster"
+// Sources of policies, the names used with NewStore and Synced.
+const (
+	SourceCluster = "cluster"
+	SourceFiles   = "files"
+)
 
 // Watch keeps store in step with the policy resources in the cluster until
 // ctx ends. It marks SourceCluster synced once both informers have listed.
@@ -72,7 +75,7 @@ func handler(store *Store, log *slog.Logger) cache.ResourceEventHandlerFuncs {
 				obj = d.Obj
 			}
 			if u, ok := obj.(*unstructured.Unstructured); ok {
-				store.Delete(idOf(u))
+				store.Delete(SourceCluster, idOf(u))
 				log.Info("policy deleted", "policy", idOf(u))
 			}
 		},
@@ -84,7 +87,9 @@ func fromUnstructured(u *unstructured.Unstructured) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Decode(data)
+	o, err := Decode(data)
+	o.Source = SourceCluster
+	return o, err
 }
 
 func idOf(u *unstructured.Unstructured) string {

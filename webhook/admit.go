@@ -41,8 +41,8 @@ type ImageVerdict struct {
 }
 
 // Admit decides req. With mutate set it computes the digest-pinning patch
-// instead of a verdict: the mutating webhook never denies, the validating
-// webhook is the gate.
+// instead of a verdict; the server makes sure the mutating webhook never
+// denies (mutationOnly): the validating webhook is the gate.
 func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest, mutate bool) Decision {
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
 	switch {

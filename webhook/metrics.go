@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse.dev/gatehouse/verify"
 )
 
 // Metrics are the webhook's Prometheus metrics, registered on the registry
@@ -54,12 +56,22 @@ func (m *Metrics) observeDecision(d *Decision, operation, kind string, seconds f
 		if len(v.Outcomes) == 0 {
 			continue // not verified: unmatched or malformed
 		}
-		result := "verified"
-		if v.Result.Error != nil {
-			result = string(v.Result.Error.Reason)
-		}
-		m.images.WithLabelValues(result, boolLabel(v.Result.Cached)).Inc()
+		m.images.WithLabelValues(imageResult(&v.Result), boolLabel(v.Result.Cached)).Inc()
 	}
+}
+
+// imageResult is "verified" when at least one authority's signature
+// verified, else the reason it did not.
+func imageResult(r *verify.Result) string {
+	switch {
+	case r.Error != nil:
+		return string(r.Error.Reason)
+	case len(r.Signatures) > 0:
+		return "verified"
+	case r.SignaturesFound > 0:
+		return string(verify.ReasonUntrustedSigner)
+	}
+	return string(verify.ReasonUnsigned)
 }
 
 func (m *Metrics) panicked() {

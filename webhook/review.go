@@ -99,9 +99,29 @@ func (s *Server) decide(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	case d := <-done:
 		return d
 	case <-timer.C:
-		return Decision{Reason: verify.ReasonTimeout, denyReason: verify.ReasonTimeout,
-			Denials: []string{"gatehouse could not decide before the webhook deadline"}}
+		return s.admitter.overrun()
 	}
+}
+
+// overrun is the decision when deciding took longer than the budget: a
+// timeout, which fails open only when gatehouse is configured to.
+func (a *Admitter) overrun() Decision {
+	const msg = "gatehouse could not decide before the webhook deadline"
+	if a.cfg.InfraFailure == Allow {
+		return Decision{Allowed: true, FailOpen: true, Reason: verify.ReasonTimeout, failOpenReason: verify.ReasonTimeout,
+			Warnings: []string{"admitted without verification (gatehouse fails open on infrastructure errors): " + msg}}
+	}
+	return Decision{Reason: verify.ReasonTimeout, denyReason: verify.ReasonTimeout, Denials: []string{msg}}
+}
+
+// mutationOnly keeps what the mutating webhook may say: a patch, never a
+// denial. Whatever went wrong, the validating webhook is the gate and
+// reports it.
+func mutationOnly(d Decision) Decision {
+	if !d.Allowed {
+		return Decision{Allowed: true}
+	}
+	return Decision{Allowed: true, Patch: d.Patch, Images: d.Images}
 }
 
 func internalError(msg string) Decision {
@@ -126,7 +146,9 @@ func response(req *admissionv1.AdmissionRequest, d *Decision) *admissionv1.Admis
 			resp.Patch, resp.PatchType = patch, &pt
 		}
 	}
-	resp.AuditAnnotations = auditAnnotations(d)
+	if len(d.Patch) == 0 { // the mutating webhook's answers are not audited
+		resp.AuditAnnotations = auditAnnotations(d)
+	}
 	return resp
 }
 

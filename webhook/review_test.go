@@ -153,3 +153,47 @@ func TestProbes(t *testing.T) {
 		t.Fatalf("decision series %d (%v), want 1", n, err)
 	}
 }
+
+// The mutating webhook never denies: a malformed object is the validating
+// webhook's to refuse.
+func TestMutatingWebhookNeverDenies(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	rev := review(t, pod("p", f.signed), reviewOpts{})
+	rev.Request.Object.Raw = []byte(`{"spec":{"containers":"not a list"}}`)
+	if resp := f.post(t, PathMutate, rev); !resp.Allowed || len(resp.Patch) > 0 || resp.AuditAnnotations != nil {
+		t.Fatalf("mutating answer %+v", resp)
+	}
+	if resp := f.post(t, PathValidate, rev); resp.Allowed {
+		t.Fatal("validating webhook admitted a malformed pod")
+	}
+}
+
+// A hung dependency past the deadline is a timeout, and timeouts fail open
+// when so configured, counted as fail-open.
+func TestOverrunFailsOpenWhenConfigured(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := newFixture(t, func(c *Config) { c.Keychains = blockingKeychains{release: release}; c.InfraFailure = Allow }, nil)
+	rev := review(t, pod("p", f.signed), reviewOpts{})
+	body, _ := json.Marshal(rev)
+	resp, err := http.Post(f.server.URL+PathValidate+"?timeout=1s", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Response struct {
+			Allowed  bool
+			Warnings []string
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.Response.Allowed || len(out.Response.Warnings) == 0 || !strings.Contains(out.Response.Warnings[0], "fails open") {
+		t.Fatalf("response %+v", out.Response)
+	}
+	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("fail-open", "CREATE", "Pod", "timeout")); got != 1 {
+		t.Fatalf("fail-open{timeout} = %v, want 1", got)
+	}
+}

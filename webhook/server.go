@@ -68,6 +68,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), budget(r, s.opts.DefaultTimeout))
 	defer cancel()
 	d := s.decide(ctx, req, mutate)
+	if mutate {
+		d = mutationOnly(d)
+	}
 	resp := response(req, &d)
 	webhook := "validate"
 	if mutate {

@@ -28,8 +28,6 @@ import (
 	"gatehouse.dev/gatehouse/webhook"
 )
 
-const sourceFiles = "files"
-
 func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	log := newLogger(c.LogLevel, logOut)
 	reg := prometheus.NewRegistry()
@@ -111,7 +109,7 @@ func connect(kubeconfig string) (*kubeClients, error) {
 func loadPolicies(c *Config, cluster bool) (*policy.Store, error) {
 	var sources []string
 	if len(c.PolicyFiles) > 0 {
-		sources = append(sources, sourceFiles)
+		sources = append(sources, policy.SourceFiles)
 	}
 	if cluster && c.WatchPolicy {
 		sources = append(sources, policy.SourceCluster)
@@ -131,7 +129,7 @@ func loadPolicies(c *Config, cluster bool) (*policy.Store, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("--policy-file: %w", err)
 	}
-	store.Synced(sourceFiles)
+	store.Synced(policy.SourceFiles)
 	return store, nil
 }
 

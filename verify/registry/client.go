@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -58,6 +60,22 @@ func New(o Options) *Client {
 	return &Client{opts: o}
 }
 
+// plainHTTPAllowed reports whether credentials may travel over plain HTTP to
+// registry: only when it is configured insecure or listens on loopback.
+// go-containerregistry falls back to HTTP for private (RFC 1918) addresses
+// too; a pull secret must not follow it there.
+func (c *Client) plainHTTPAllowed(registry string) bool {
+	if slices.Contains(c.opts.Insecure, registry) {
+		return true
+	}
+	host := hostOnly(registry)
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Reference parses an image reference as the kubelet would (docker.io and
 // :latest defaults), marking registries configured as insecure.
 func (c *Client) Reference(s string) (name.Reference, error) {
@@ -74,7 +92,7 @@ func (c *Client) Reference(s string) (name.Reference, error) {
 // Repo binds a repository and the credentials to use for it.
 func (c *Client) Repo(repo name.Repository, kc authn.Keychain) *Repo {
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = authn.NewMultiKeychain() // anonymous, never gatehouse's own docker config
 	}
 	return &Repo{c: c, repo: repo, keychain: kc}
 }
@@ -107,6 +125,11 @@ func (r *Repo) Manifest(ctx context.Context, identifier string) (*Manifest, erro
 	d, err := remote.Get(ref, r.options(ctx, r.c.opts.MaxManifestBytes)...)
 	if err != nil {
 		return nil, classify(err)
+	}
+	if d.MediaType == types.DockerManifestSchema1 || d.MediaType == types.DockerManifestSchema1Signed {
+		// For these the digest would come from a response header, not from
+		// the bytes: refuse rather than trust the registry's word.
+		return nil, invalid("%s: Docker schema 1 manifests are not supported; push the image as OCI or Docker schema 2", ref)
 	}
 	return &Manifest{Digest: d.Digest, MediaType: d.MediaType, Raw: d.Manifest}, nil
 }
@@ -164,7 +187,7 @@ func (r *Repo) options(ctx context.Context, maxBody int64) []remote.Option {
 		remote.WithTransport(&guard{
 			base:     r.c.opts.Transport,
 			registry: reg.RegistryStr(),
-			insecure: reg.Scheme() == "http",
+			insecure: r.c.plainHTTPAllowed(reg.RegistryStr()),
 			maxBody:  maxBody,
 		}),
 	}

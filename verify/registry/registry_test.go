@@ -61,6 +61,11 @@ func TestHostileRegistryAnswers(t *testing.T) {
 			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 			w.Write([]byte(manifest))
 		}},
+		{name: "schema 1 manifest: digest would come from a header", ident: "v1", want: Invalid, handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+			w.Header().Set("Docker-Content-Digest", someDigest)
+			w.Write([]byte(`{"schemaVersion":1}`))
+		}},
 		{name: "rate limited", ident: "v1", want: RateLimited, handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}},

@@ -51,3 +51,20 @@ func TestGuardCredentials(t *testing.T) {
 		})
 	}
 }
+
+func TestPlainHTTPAllowed(t *testing.T) {
+	c := New(Options{Insecure: []string{"10.0.0.9:5000"}})
+	for reg, want := range map[string]bool{
+		"127.0.0.1:5000":       true,
+		"localhost:5000":       true,
+		"[::1]:5000":           true,
+		"10.0.0.9:5000":        true,  // configured insecure
+		"10.0.0.8:5000":        false, // private, not configured: go-containerregistry would try http
+		"192.168.1.2":          false,
+		"registry.example.com": false,
+	} {
+		if got := c.plainHTTPAllowed(reg); got != want {
+			t.Errorf("%s: %v, want %v", reg, got, want)
+		}
+	}
+}
