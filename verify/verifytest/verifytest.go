@@ -65,7 +65,7 @@ func PushRandom(ref string) (v1.Hash, error) {
 
 // Key is a signing key pair.
 type Key struct {
-	Signer    signature.Signer
+	Signer    signature.SignerVerifier
 	PublicPEM string
 }
 
