@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,13 +120,11 @@ func (w *WebhookBundle) validating(ctx context.Context, bundle []byte) error {
 	if err != nil {
 		return err
 	}
-	changed := false
+	var ccs []*admissionregistrationv1.WebhookClientConfig
 	for i := range cfg.Webhooks {
-		if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
-			cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
-		}
+		ccs = append(ccs, &cfg.Webhooks[i].ClientConfig)
 	}
-	if changed {
+	if setBundle(bundle, ccs) {
 		_, err = api.Update(ctx, cfg, metav1.UpdateOptions{})
 	}
 	return err
@@ -140,14 +139,24 @@ func (w *WebhookBundle) mutating(ctx context.Context, bundle []byte) error {
 	if err != nil {
 		return err
 	}
-	changed := false
+	var ccs []*admissionregistrationv1.WebhookClientConfig
 	for i := range cfg.Webhooks {
-		if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
-			cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
-		}
+		ccs = append(ccs, &cfg.Webhooks[i].ClientConfig)
 	}
-	if changed {
+	if setBundle(bundle, ccs) {
 		_, err = api.Update(ctx, cfg, metav1.UpdateOptions{})
 	}
 	return err
+}
+
+// setBundle sets every client config's caBundle and reports whether any
+// changed.
+func setBundle(bundle []byte, ccs []*admissionregistrationv1.WebhookClientConfig) bool {
+	changed := false
+	for _, cc := range ccs {
+		if !bytes.Equal(cc.CABundle, bundle) {
+			cc.CABundle, changed = bundle, true
+		}
+	}
+	return changed
 }

@@ -39,10 +39,10 @@ func checkGlob(glob string) error {
 	if glob == "**" {
 		return nil
 	}
-	if strings.ContainsAny(glob, "@: \t") && !hostHasPort(glob) {
+	host, path, found := strings.Cut(glob, "/")
+	if strings.ContainsAny(host, "@ \t") || strings.ContainsAny(path, "@: \t") {
 		return fmt.Errorf("glob %q: match repositories only, without tag or digest", glob)
 	}
-	host, _, found := strings.Cut(glob, "/")
 	if !found || !(strings.Contains(host, ".") || strings.Contains(host, ":") || host == "localhost" || strings.Contains(host, "*")) {
 		return fmt.Errorf("glob %q: globs match canonical names, which begin with the registry host; write e.g. docker.io/library/nginx or docker.io/%s", glob, glob)
 	}
@@ -53,9 +53,4 @@ func checkGlob(glob string) error {
 		return fmt.Errorf("glob %q: canonical names are lowercase, so this glob could never match; write %s", glob, strings.ToLower(glob))
 	}
 	return nil
-}
-
-func hostHasPort(glob string) bool {
-	host, rest, _ := strings.Cut(glob, "/")
-	return strings.Contains(host, ":") && !strings.ContainsAny(rest, "@: \t")
 }
