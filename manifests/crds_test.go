@@ -62,6 +62,8 @@ type schema struct {
 	MaxLength   *int64            `json:"maxLength"`
 	Pattern     string            `json:"pattern"`
 	Default     any               `json:"default"`
+	Format      string            `json:"format"`
+	Minimum     *int64            `json:"minimum"`
 	Validations []struct {
 		Rule    string `json:"rule"`
 		Message string `json:"message"`
@@ -129,6 +131,11 @@ func checkSchema(t *testing.T, path string, typ reflect.Type, doc string, s sche
 		expectType(t, path, s, "string")
 	case reflect.Bool:
 		expectType(t, path, s, "boolean")
+	case reflect.Int32:
+		expectType(t, path, s, "integer")
+		if s.Format != "int32" {
+			t.Errorf("%s: format %q, want int32", path, s.Format)
+		}
 	case reflect.Slice:
 		expectType(t, path, s, "array")
 		if s.Items == nil {
@@ -280,7 +287,10 @@ func checkSpecRules(t *testing.T, spec schema) {
 			[]string{string(v1alpha1.ModeEnforce), string(v1alpha1.ModeWarn), string(v1alpha1.ModeAudit)})},
 		// The API server stores the loader's defaults, so kubectl shows them.
 		{"mode defaults to enforce", spec.Properties["mode"].Default == string(v1alpha1.ModeEnforce)},
-		{"require defaults to all", spec.Properties["require"].Default == string(v1alpha1.RequireAll)},
+		// No default for require: the API server would store it next to a
+		// threshold, and the loader refuses the two together.
+		{"require has no default", spec.Properties["require"].Default == nil},
+		{"threshold is at least 1", spec.Properties["threshold"].Type == "integer" && one(spec.Properties["threshold"].Minimum)},
 		{"pinDigest defaults to true", spec.Properties["pinDigest"].Default == true},
 	}
 	for _, tt := range tests {

@@ -30,10 +30,12 @@ func (o Object) ID() string {
 
 // Policy is a compiled, validated policy.
 type Policy struct {
-	ID          string
-	Namespace   string // "" for cluster policies
-	Mode        v1alpha1.Mode
-	Require     v1alpha1.Requirement
+	ID        string
+	Namespace string // "" for cluster policies
+	Mode      v1alpha1.Mode
+	Require   v1alpha1.Requirement
+	// Need is how many distinct authorities must have signed.
+	Need        int
 	Pin         bool
 	Authorities []verify.Authority
 	names       map[string]string // authority ID -> name
@@ -54,6 +56,7 @@ func Compile(o Object) (*Policy, error) {
 	errs = append(errs, p.setDefaults()...)
 	errs = append(errs, p.compileGlobs(o.Spec.Images)...)
 	errs = append(errs, p.compileAuthorities(o.Spec.Authorities)...)
+	errs = append(errs, p.setNeed(o.Spec)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.ID(), err)
 	}
@@ -93,6 +96,25 @@ func (p *Policy) setDefaults() []error {
 	return errs
 }
 
+// setNeed turns require / threshold into the number of distinct
+// authorities that must have signed.
+func (p *Policy) setNeed(spec v1alpha1.ImagePolicySpec) []error {
+	n := len(spec.Authorities)
+	switch {
+	case spec.Threshold == nil && p.Require == v1alpha1.RequireAny:
+		p.Need = 1
+	case spec.Threshold == nil:
+		p.Need = n
+	case spec.Require != "":
+		return []error{errors.New("spec.threshold and spec.require cannot both be set: keep threshold for k of n, or require for all/any")}
+	case *spec.Threshold < 1 || int(*spec.Threshold) > n:
+		return []error{fmt.Errorf("spec.threshold %d: must be between 1 and the number of authorities (%d)", *spec.Threshold, n)}
+	default:
+		p.Need = int(*spec.Threshold)
+	}
+	return nil
+}
+
 func (p *Policy) compileGlobs(globs []v1alpha1.ImageGlob) []error {
 	if len(globs) == 0 {
 		return []error{errors.New("spec.images: list at least one glob (\"**\" matches every image)")}
@@ -114,14 +136,21 @@ func (p *Policy) compileAuthorities(as []v1alpha1.Authority) []error {
 		return []error{errors.New("spec.authorities: list at least one authority")}
 	}
 	var errs []error
-	seen := map[string]bool{} // names so far, compiled or refused
+	seen := map[string]bool{}   // names so far, compiled or refused
+	keys := map[string]string{} // key ID -> authority name
 	for i, a := range as {
 		compiled, err := p.compileAuthority(a, seen[a.Name])
 		seen[a.Name] = true
+		if err == nil && keys[compiled.Key.ID] != "" {
+			// One key behind two names would let one signature count twice
+			// towards a threshold.
+			err = fmt.Errorf("same key as authority %q: each authority must be a distinct signer", keys[compiled.Key.ID])
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("spec.authorities[%d] (%s): %w", i, a.Name, err))
 			continue
 		}
+		keys[compiled.Key.ID] = a.Name
 		p.Authorities = append(p.Authorities, compiled)
 		p.names[compiled.ID] = a.Name
 	}

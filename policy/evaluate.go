@@ -31,7 +31,7 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 		}
 	}
 	signed := len(p.Authorities) - len(missing)
-	if signed == len(p.Authorities) || (p.Require == v1alpha1.RequireAny && signed > 0) {
+	if signed >= p.Need {
 		o.Passed = true
 		return o
 	}
@@ -44,16 +44,26 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 }
 
 func (p *Policy) failureMessage(r *verify.Result, missing []string) string {
-	need := "a valid signature from " + strings.Join(missing, " and ")
-	if p.Require == v1alpha1.RequireAny {
+	signed := len(p.Authorities) - len(missing)
+	var need string
+	switch {
+	case p.Need == len(p.Authorities):
+		need = "a valid signature from " + strings.Join(missing, " and ")
+	case p.Need == 1:
 		need = "a valid signature from one of " + strings.Join(missing, ", ")
+	default:
+		need = fmt.Sprintf("valid signatures from %d of its %d authorities (%d found); missing: %s", p.Need, len(p.Authorities), signed, strings.Join(missing, ", "))
 	}
 	if r.SignaturesFound == 0 {
 		return fmt.Sprintf("%s is not signed; %s requires %s. Fix: sign the image by digest, e.g. cosign sign --key <key> %s@%s",
 			r.Digest, p.ID, need, r.Repository, r.Digest)
 	}
-	return fmt.Sprintf("%s has %d signature(s), none from a trusted key; %s requires %s. Fix: sign with a key the policy trusts, or add the signer's key to the policy",
-		r.Digest, r.SignaturesFound, p.ID, need)
+	from := "none from a trusted key"
+	if signed > 0 {
+		from = fmt.Sprintf("%d from the policy's authorities", signed)
+	}
+	return fmt.Sprintf("%s has %d signature(s), %s; %s requires %s. Fix: sign with a key the policy trusts, or add the signer's key to the policy",
+		r.Digest, r.SignaturesFound, from, p.ID, need)
 }
 
 func short(keyID string) string {

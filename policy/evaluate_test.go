@@ -54,7 +54,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "all: one missing", policy: all, result: result(1, ci),
 			wantReason: verify.ReasonUntrustedSigner,
-			want:       []string{testDigest, "has 1 signature(s), none from a trusted key", "ClusterImagePolicy/prod requires", `"release" (key ` + shortKey(all, 1)},
+			want:       []string{testDigest, "has 1 signature(s), 1 from the policy's authorities", "ClusterImagePolicy/prod requires", `"release" (key ` + shortKey(all, 1)},
 			notWant:    []string{`"ci"`},
 		},
 		{

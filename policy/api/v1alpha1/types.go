@@ -44,8 +44,12 @@ type ImagePolicySpec struct {
 	// Authorities are the signers this policy trusts.
 	Authorities []Authority `json:"authorities"`
 	// Require says how many authorities must have signed: "all" (default)
-	// or "any".
+	// or "any". Use Threshold instead for "at least k of them".
 	Require Requirement `json:"require,omitempty"`
+	// Threshold, when set, requires signatures from at least this many
+	// distinct authorities (k of n), e.g. 2 of 3 release managers. It
+	// cannot be combined with Require.
+	Threshold *int32 `json:"threshold,omitempty"`
 	// Mode is what a failure does: "enforce" (deny, the default), "warn"
 	// (admit with a warning) or "audit" (admit, record only).
 	Mode Mode `json:"mode,omitempty"`
