@@ -290,6 +290,9 @@ func checkSpecRules(t *testing.T, spec schema) {
 		// No default for require: the API server would store it next to a
 		// threshold, and the loader refuses the two together.
 		{"require has no default", spec.Properties["require"].Default == nil},
+		{"multiArch values", slices.Equal(spec.Properties["multiArch"].Enum,
+			[]string{string(v1alpha1.MultiArchIndex), string(v1alpha1.MultiArchPlatforms), string(v1alpha1.MultiArchBoth)})},
+		{"multiArch defaults to index", spec.Properties["multiArch"].Default == string(v1alpha1.MultiArchIndex)},
 		{"threshold is at least 1", spec.Properties["threshold"].Type == "integer" && one(spec.Properties["threshold"].Minimum)},
 		{"pinDigest defaults to true", spec.Properties["pinDigest"].Default == true},
 	}

@@ -36,6 +36,7 @@ type Policy struct {
 	Require   v1alpha1.Requirement
 	// Need is how many distinct authorities must have signed.
 	Need        int
+	MultiArch   v1alpha1.MultiArch
 	Pin         bool
 	Authorities []verify.Authority
 	names       map[string]string // authority ID -> name
@@ -49,7 +50,7 @@ func Compile(o Object) (*Policy, error) {
 	if err := checkObject(o); err != nil {
 		errs = append(errs, err)
 	}
-	p := &Policy{ID: o.ID(), Namespace: o.Namespace, Mode: o.Spec.Mode, Require: o.Spec.Require, Pin: true, names: map[string]string{}}
+	p := &Policy{ID: o.ID(), Namespace: o.Namespace, Mode: o.Spec.Mode, Require: o.Spec.Require, MultiArch: o.Spec.MultiArch, Pin: true, names: map[string]string{}}
 	if o.Spec.PinDigest != nil {
 		p.Pin = *o.Spec.PinDigest
 	}
@@ -92,6 +93,13 @@ func (p *Policy) setDefaults() []error {
 	case v1alpha1.RequireAll, v1alpha1.RequireAny:
 	default:
 		errs = append(errs, fmt.Errorf("spec.require %q: use all or any", p.Require))
+	}
+	switch p.MultiArch {
+	case "":
+		p.MultiArch = v1alpha1.MultiArchIndex
+	case v1alpha1.MultiArchIndex, v1alpha1.MultiArchPlatforms, v1alpha1.MultiArchBoth:
+	default:
+		errs = append(errs, fmt.Errorf("spec.multiArch %q: use index, platforms or both", p.MultiArch))
 	}
 	return errs
 }
@@ -185,6 +193,10 @@ func (p *Policy) Matches(repository string) bool {
 	}
 	return false
 }
+
+// NeedsPlatforms reports whether judging an image needs its runnable
+// platform images verified.
+func (p *Policy) NeedsPlatforms() bool { return p.MultiArch != v1alpha1.MultiArchIndex }
 
 // AuthorityName returns the name an authority has in its policy.
 func (p *Policy) AuthorityName(id string) string { return p.names[id] }

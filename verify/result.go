@@ -27,6 +27,11 @@ type Result struct {
 	Error *Error `json:"error,omitempty"`
 	// Cached is true when the result came from the verification cache.
 	Cached bool `json:"cached"`
+	// Index is true when the digest names an image index (multi-platform).
+	Index bool `json:"index,omitempty"`
+	// Platforms holds the runnable platform images of an index, when the
+	// request asked for them.
+	Platforms []PlatformResult `json:"platforms,omitempty"`
 }
 
 // Signature is one verified signature.

@@ -46,6 +46,9 @@ type Request struct {
 	Keychain authn.Keychain
 	// Authorities are the signers to check for, from every matching policy.
 	Authorities []Authority
+	// Platforms, when set and the image is an index, also verifies every
+	// platform image the pod can run (Result.Platforms).
+	Platforms *Platforms
 }
 
 // Verify resolves req.Image to a digest and checks its signatures against
@@ -64,23 +67,26 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	} else {
 		res.Tag = ref.Identifier()
 	}
-	key := cacheKey(res.Digest, req.Authorities)
-	if res.Pinned && v.fromCache(key, &res) {
-		return res
+	if res.Pinned && req.Platforms == nil && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
+		return res // a digest names immutable content: no need to ask the registry
 	}
 	repo := v.opts.Registry.Repo(ref.Context(), req.Keychain)
-	if res.Error = v.resolve(ctx, repo, ref.Identifier(), &res); res.Error != nil {
+	m, ferr := v.resolve(ctx, repo, ref.Identifier(), &res)
+	if ferr != nil {
+		res.Error = ferr
 		return res
 	}
-	key = cacheKey(res.Digest, req.Authorities)
-	if !res.Pinned && v.fromCache(key, &res) {
+	res.Index = m.IsIndex()
+	sr, ferr := v.signaturesOf(ctx, repo, m.Digest, req.Authorities)
+	if ferr != nil {
+		res.Error = ferr
 		return res
 	}
-	if res.Error = v.checkSignatures(ctx, repo, req.Authorities, &res); res.Error != nil {
-		return res
-	}
-	if v.opts.Cache != nil {
-		v.opts.Cache.Put(key, cached{found: res.SignaturesFound, signatures: res.Signatures}, len(res.Signatures) == len(req.Authorities))
+	res.SignaturesFound, res.Signatures, res.Cached = sr.found, sr.signatures, sr.cached
+	if req.Platforms != nil && res.Index {
+		if ferr := v.verifyPlatforms(ctx, repo, m.Raw, *req.Platforms, req.Authorities, &res); ferr != nil {
+			res.Error = ferr
+		}
 	}
 	return res
 }
@@ -96,35 +102,48 @@ func (v *Verifier) fromCache(key string, res *Result) bool {
 	return ok
 }
 
-func (v *Verifier) resolve(ctx context.Context, repo *registry.Repo, identifier string, res *Result) *Error {
+func (v *Verifier) resolve(ctx context.Context, repo *registry.Repo, identifier string, res *Result) (*registry.Manifest, *Error) {
 	ctx, cancel := v.step(ctx)
 	defer cancel()
 	m, err := repo.Manifest(ctx, identifier)
 	if err != nil {
-		return registryFailure("resolving "+res.Image, err)
+		return nil, registryFailure("resolving "+res.Image, err)
 	}
 	res.Digest = m.Digest.String()
-	return nil
+	return m, nil
 }
 
-func (v *Verifier) checkSignatures(ctx context.Context, repo *registry.Repo, authorities []Authority, res *Result) *Error {
-	digest, err := v1.NewHash(res.Digest)
-	if err != nil {
-		return failf(ReasonInternal, "digest %q: %v", res.Digest, err)
+// signed is what signaturesOf established about one digest.
+type signed struct {
+	found      int
+	signatures []Signature
+	cached     bool
+}
+
+// signaturesOf returns how many signatures digest carries and which
+// authorities' verified, from the cache or the registry.
+func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, digest v1.Hash, authorities []Authority) (signed, *Error) {
+	key := cacheKey(digest.String(), authorities)
+	var hit Result
+	if v.fromCache(key, &hit) {
+		return signed{found: hit.SignaturesFound, signatures: hit.Signatures, cached: true}, nil
 	}
 	ctx, cancel := v.step(ctx)
 	defer cancel()
-	sigs, err := cosign.Fetch(ctx, repo, digest)
+	all, err := cosign.Fetch(ctx, repo, digest)
 	if err != nil {
-		return registryFailure("fetching signatures of "+res.Image, err)
+		return signed{}, registryFailure("fetching signatures of "+repo.Name().String()+"@"+digest.String(), err)
 	}
-	res.SignaturesFound = len(sigs)
+	verified := []Signature{}
 	for _, a := range authorities {
-		if s, ok := checkAuthority(a, sigs, digest); ok {
-			res.Signatures = append(res.Signatures, s)
+		if s, ok := checkAuthority(a, all, digest); ok {
+			verified = append(verified, s)
 		}
 	}
-	return nil
+	if v.opts.Cache != nil {
+		v.opts.Cache.Put(key, cached{found: len(all), signatures: verified}, len(verified) == len(authorities))
+	}
+	return signed{found: len(all), signatures: verified}, nil
 }
 
 func checkAuthority(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {

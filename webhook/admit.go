@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -111,7 +112,7 @@ func (a *Admitter) verifyImages(ctx context.Context, namespace string, w *worklo
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			defer a.recoverImage(v)
-			a.verifyOne(ctx, set, namespace, creds, v)
+			a.verifyOne(ctx, set, namespace, w, creds, v)
 		}()
 	}
 	wg.Wait()
@@ -135,7 +136,7 @@ func (a *Admitter) recoverImage(v *ImageVerdict) {
 	}
 }
 
-func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace string, creds *lazyKeychain, v *ImageVerdict) {
+func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace string, w *workload.Workload, creds *lazyKeychain, v *ImageVerdict) {
 	v.Result = verify.Result{Image: v.Ref, Signatures: []verify.Signature{}}
 	if v.Ref == "" {
 		v.Result.Error = &verify.Error{Reason: verify.ReasonBadRequest, Message: fmt.Sprintf("%s %q has no image", v.Field, v.Name)}
@@ -157,7 +158,12 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace str
 	if err != nil {
 		v.Result.Error = &verify.Error{Reason: verify.ReasonRegistryError, Message: "reading pull secrets: " + err.Error()}
 	} else {
-		v.Result = a.cfg.Verifier.Verify(ctx, verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched)})
+		req := verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched)}
+		if slices.ContainsFunc(matched, (*policy.Policy).NeedsPlatforms) {
+			os, arch := w.Platforms()
+			req.Platforms = &verify.Platforms{OS: os, Arch: arch}
+		}
+		v.Result = a.cfg.Verifier.Verify(ctx, req)
 	}
 	for _, p := range matched {
 		v.Outcomes = append(v.Outcomes, p.Evaluate(&v.Result))

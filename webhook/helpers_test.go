@@ -31,6 +31,7 @@ type fixture struct {
 	host             string
 	signed, unsigned string // tag references
 	signedDigest     string
+	key              *verifytest.Key
 	registry         *prometheus.Registry
 	server           *httptest.Server
 	admitter         *Admitter
@@ -40,6 +41,7 @@ func newFixture(t testing.TB, mutateCfg func(*Config), spec func(*v1alpha1.Image
 	t.Helper()
 	f := &fixture{host: verifytest.Registry(t)}
 	key := verifytest.NewKey(t)
+	f.key = key
 	d := verifytest.PushImage(t, f.host+"/app/signed:v1")
 	verifytest.Sign(t, f.host+"/app/signed", d, key, verifytest.Payload(f.host+"/app/signed", d))
 	verifytest.PushImage(t, f.host+"/app/unsigned:v1")

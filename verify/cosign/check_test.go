@@ -32,7 +32,11 @@ func TestCheck(t *testing.T) {
 		want error
 	}{
 		{name: "valid", s: signed(good)},
-		{name: "payload changed after signing", s: func() cosign.Signed { s := signed(good); s.Payload = []byte(strings.Replace(good, "r.example", "x.example", 1)); return s }(), want: cosign.ErrSignature},
+		{name: "payload changed after signing", s: func() cosign.Signed {
+			s := signed(good)
+			s.Payload = []byte(strings.Replace(good, "r.example", "x.example", 1))
+			return s
+		}(), want: cosign.ErrSignature},
 		{name: "signature of another image", s: signed(string(verifytest.Payload("r.example/app", other))), want: cosign.ErrPayload},
 		{name: "not JSON", s: signed("hello"), want: cosign.ErrPayload},
 		{name: "another type", s: signed(strings.Replace(good, "cosign container image signature", "something else", 1)), want: cosign.ErrPayload},

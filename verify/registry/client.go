@@ -192,3 +192,17 @@ func (r *Repo) options(ctx context.Context, maxBody int64) []remote.Option {
 		}),
 	}
 }
+
+// IsIndex reports whether a manifest is an image index (multi-platform).
+func (m *Manifest) IsIndex() bool {
+	return m.MediaType == types.OCIImageIndex || m.MediaType == types.DockerManifestList
+}
+
+// ParseIndex decodes raw as an image index.
+func ParseIndex(raw []byte) (*v1.IndexManifest, error) {
+	m, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, invalid("index: %v", err)
+	}
+	return m, nil
+}

@@ -154,3 +154,38 @@ func Attach(repo string, digest v1.Hash, payload []byte, sigB64 string) error {
 	}
 	return remote.Write(tag, img)
 }
+
+// PushIndex pushes an image index with one random image per platform
+// ("linux/amd64", "unknown/unknown", ...) to ref, and returns the index
+// digest and the digest of each platform image.
+func PushIndex(t testing.TB, ref string, platforms ...string) (v1.Hash, map[string]v1.Hash) {
+	t.Helper()
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	children := map[string]v1.Hash{}
+	for _, p := range platforms {
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plat, err := v1.ParsePlatform(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+		if children[p], err = img.Digest(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, children
+}

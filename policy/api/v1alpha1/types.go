@@ -53,6 +53,13 @@ type ImagePolicySpec struct {
 	// Mode is what a failure does: "enforce" (deny, the default), "warn"
 	// (admit with a warning) or "audit" (admit, record only).
 	Mode Mode `json:"mode,omitempty"`
+	// MultiArch says which manifests of a multi-platform image must be
+	// signed: "index" (default: the digest the pod names; an index's
+	// signature covers its platform images by their digests), "platforms"
+	// (every platform image the pod can run, by its nodeSelector and node
+	// affinity on kubernetes.io/os and kubernetes.io/arch; linux by default)
+	// or "both".
+	MultiArch MultiArch `json:"multiArch,omitempty"`
 	// PinDigest, when true (the default), makes the mutating webhook rewrite
 	// each matched Pod image to repo:tag@sha256:... with the digest that was
 	// verified. When false the image is verified but left as written, and the
@@ -90,6 +97,16 @@ type Requirement string
 const (
 	RequireAll Requirement = "all"
 	RequireAny Requirement = "any"
+)
+
+// MultiArch says which manifests of a multi-platform image must be signed.
+type MultiArch string
+
+// MultiArch values.
+const (
+	MultiArchIndex     MultiArch = "index"
+	MultiArchPlatforms MultiArch = "platforms"
+	MultiArchBoth      MultiArch = "both"
 )
 
 // Mode is what a policy failure does to the admission request.
