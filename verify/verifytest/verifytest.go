@@ -160,32 +160,38 @@ func Attach(repo string, digest v1.Hash, payload []byte, sigB64 string) error {
 // digest and the digest of each platform image.
 func PushIndex(t testing.TB, ref string, platforms ...string) (v1.Hash, map[string]v1.Hash) {
 	t.Helper()
+	d, children, err := PushRandomIndex(ref, platforms...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, children
+}
+
+// PushRandomIndex is PushIndex without a testing.TB.
+func PushRandomIndex(ref string, platforms ...string) (v1.Hash, map[string]v1.Hash, error) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	children := map[string]v1.Hash{}
 	for _, p := range platforms {
 		img, err := random.Image(64, 1)
 		if err != nil {
-			t.Fatal(err)
+			return v1.Hash{}, nil, err
 		}
 		plat, err := v1.ParsePlatform(p)
 		if err != nil {
-			t.Fatal(err)
+			return v1.Hash{}, nil, err
 		}
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
 		if children[p], err = img.Digest(); err != nil {
-			t.Fatal(err)
+			return v1.Hash{}, nil, err
 		}
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		t.Fatal(err)
+		return v1.Hash{}, nil, err
 	}
 	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatal(err)
+		return v1.Hash{}, nil, err
 	}
 	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d, children
+	return d, children, err
 }
