@@ -1,6 +1,7 @@
 package docs
 
 import (
+	"context"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -16,11 +17,25 @@ import (
 func compileAll(t *testing.T, where string, objs []policy.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if _, err := policy.Compile(o); err != nil {
+		if _, err := policy.CompileWith(context.Background(), o, anySecret{}); err != nil {
 			t.Errorf("%s: %v", where, err)
 		}
 	}
 }
+
+// anySecret stands in for the cluster in documented secretRef examples:
+// every Secret holds a valid public key under the default key name.
+type anySecret struct{}
+
+func (anySecret) SecretData(context.Context, string, string) (map[string][]byte, error) {
+	return map[string][]byte{"cosign.pub": []byte(docKey)}, nil
+}
+
+const docKey = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGbuEyesJrt4DK/kttAwUdKNGLwws
+T2JAEyp8xB9RaG5IM4+pqmIYwslfIr6BRuwPf6vaVbjKXn0l+hE2TWtVqg==
+-----END PUBLIC KEY-----
+`
 
 // Every file under docs/examples is a policy gatehouse loads, read the way
 // --policy-file reads it.

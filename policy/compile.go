@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -43,9 +44,15 @@ type Policy struct {
 	globs       []*regexp.Regexp
 }
 
-// Compile validates o and compiles it. The error lists every problem found,
-// each saying what to fix.
+// Compile validates o and compiles it, for policies whose keys are all
+// inline. The error lists every problem found, each saying what to fix.
 func Compile(o Object) (*Policy, error) {
+	return CompileWith(context.Background(), o, nil)
+}
+
+// CompileWith is Compile reading keys kept in Secrets with secrets (nil: a
+// secretRef is an error).
+func CompileWith(ctx context.Context, o Object, secrets SecretReader) (*Policy, error) {
 	var errs []error
 	if err := checkObject(o); err != nil {
 		errs = append(errs, err)
@@ -56,7 +63,7 @@ func Compile(o Object) (*Policy, error) {
 	}
 	errs = append(errs, p.setDefaults()...)
 	errs = append(errs, p.compileGlobs(o.Spec.Images)...)
-	errs = append(errs, p.compileAuthorities(o.Spec.Authorities)...)
+	errs = append(errs, p.compileAuthorities(ctx, o, secrets)...)
 	errs = append(errs, p.setNeed(o.Spec)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.ID(), err)
@@ -139,7 +146,8 @@ func (p *Policy) compileGlobs(globs []v1alpha1.ImageGlob) []error {
 	return errs
 }
 
-func (p *Policy) compileAuthorities(as []v1alpha1.Authority) []error {
+func (p *Policy) compileAuthorities(ctx context.Context, o Object, secrets SecretReader) []error {
+	as := o.Spec.Authorities
 	if len(as) == 0 {
 		return []error{errors.New("spec.authorities: list at least one authority")}
 	}
@@ -147,7 +155,7 @@ func (p *Policy) compileAuthorities(as []v1alpha1.Authority) []error {
 	seen := map[string]bool{}   // names so far, compiled or refused
 	keys := map[string]string{} // key ID -> authority name
 	for i, a := range as {
-		compiled, err := p.compileAuthority(a, seen[a.Name])
+		compiled, err := p.compileAuthority(ctx, o, a, seen[a.Name], secrets)
 		seen[a.Name] = true
 		if err == nil && keys[compiled.Key.ID] != "" {
 			// One key behind two names would let one signature count twice
@@ -167,7 +175,7 @@ func (p *Policy) compileAuthorities(as []v1alpha1.Authority) []error {
 
 var authorityName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func (p *Policy) compileAuthority(a v1alpha1.Authority, duplicate bool) (verify.Authority, error) {
+func (p *Policy) compileAuthority(ctx context.Context, o Object, a v1alpha1.Authority, duplicate bool, secrets SecretReader) (verify.Authority, error) {
 	id := p.ID + "/" + a.Name
 	switch {
 	case !authorityName.MatchString(a.Name) || len(a.Name) > 63:
@@ -175,9 +183,13 @@ func (p *Policy) compileAuthority(a v1alpha1.Authority, duplicate bool) (verify.
 	case duplicate:
 		return verify.Authority{}, errors.New("name is used twice in this policy")
 	case a.Key == nil:
-		return verify.Authority{}, errors.New("name a key: key.data holds the PEM public key")
+		return verify.Authority{}, errors.New("name a key: key.data holds the PEM public key, or key.secretRef names a Secret that does")
 	}
-	key, err := verify.ParseKey(a.Key.Data, a.Key.HashAlgorithm)
+	pem, err := keyPEM(ctx, o, a.Key, secrets)
+	if err != nil {
+		return verify.Authority{}, err
+	}
+	key, err := verify.ParseKey(pem, a.Key.HashAlgorithm)
 	if err != nil {
 		return verify.Authority{}, fmt.Errorf("key: %w", err)
 	}

@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Store holds the loaded policies. Sources (files, the cluster watch) apply
@@ -12,6 +15,8 @@ type Store struct {
 	mu       sync.Mutex
 	policies map[string]*Policy // last good compiled revision, by object ID
 	owner    map[string]string  // the source an object ID was first loaded from
+	objects  map[string]Object  // the latest revision applied, for Resync
+	secrets  SecretReader       // reads keys kept in Secrets; nil: none
 	errs     map[string]error   // objects whose latest revision was refused
 	revision uint64
 	pending  map[string]bool // sources that have not finished their first load
@@ -21,7 +26,7 @@ type Store struct {
 // NewStore returns an empty store that is ready once every named source has
 // called Synced.
 func NewStore(sources ...string) *Store {
-	s := &Store{policies: map[string]*Policy{}, owner: map[string]string{}, errs: map[string]error{}, pending: map[string]bool{}}
+	s := &Store{policies: map[string]*Policy{}, owner: map[string]string{}, objects: map[string]Object{}, errs: map[string]error{}, pending: map[string]bool{}}
 	for _, src := range sources {
 		s.pending[src] = true
 	}
@@ -33,7 +38,7 @@ func NewStore(sources ...string) *Store {
 // previous good revision of the same object (if any) keeps serving, and the
 // error is returned and kept for Errors.
 func (s *Store) Apply(o Object) error {
-	p, err := Compile(o)
+	p, err := s.compile(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if owner, ok := s.owner[o.ID()]; ok && owner != o.Source {
@@ -43,6 +48,7 @@ func (s *Store) Apply(o Object) error {
 		s.errs[o.Source+"/"+o.ID()] = err
 		return err
 	}
+	s.objects[o.ID()] = o
 	if err != nil {
 		s.errs[o.ID()] = err
 		return err
@@ -74,11 +80,56 @@ func (s *Store) Delete(source, id string) {
 	}
 	delete(s.errs, id)
 	delete(s.owner, id)
+	delete(s.objects, id)
 	if _, ok := s.policies[id]; ok {
 		delete(s.policies, id)
 		s.publish()
 	}
 }
+
+// UseSecrets lets policies keep their keys in Secrets, read with r.
+func (s *Store) UseSecrets(r SecretReader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = r
+}
+
+// Check compiles o as Apply would, without applying it: for refusing a bad
+// policy when it is applied to the cluster.
+func (s *Store) Check(o Object) error {
+	_, err := s.compile(o)
+	return err
+}
+
+// Resync applies again every object that reads a key from a Secret, so a
+// changed or rotated key takes effect. It returns the refusals.
+func (s *Store) Resync() error {
+	s.mu.Lock()
+	var todo []Object
+	for _, o := range s.objects {
+		if usesSecrets(o) {
+			todo = append(todo, o)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, o := range todo {
+		errs = append(errs, s.Apply(o))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) compile(o Object) (*Policy, error) {
+	s.mu.Lock()
+	secrets := s.secrets
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
+	defer cancel()
+	return CompileWith(ctx, o, secrets)
+}
+
+// secretTimeout bounds reading the Secrets of one policy.
+const secretTimeout = 10 * time.Second
 
 // Synced marks a source's first load as complete.
 func (s *Store) Synced(source string) {

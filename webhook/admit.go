@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -84,7 +85,8 @@ func (a *Admitter) admitPolicy(req *admissionv1.AdmissionRequest, mutate bool) D
 	}
 	o, err := policy.Decode(req.Object.Raw)
 	if err == nil {
-		_, err = policy.Compile(o)
+		o.Namespace = cmp.Or(o.Namespace, req.Namespace)
+		err = a.cfg.Policies.Check(o)
 	}
 	if err != nil {
 		return badRequest("gatehouse refused the policy: " + err.Error())

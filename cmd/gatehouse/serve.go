@@ -37,7 +37,7 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := loadPolicies(c, kube != nil)
+	store, err := loadPolicies(c, kube)
 	if err != nil {
 		return err
 	}
@@ -54,6 +54,9 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if kube != nil && c.WatchPolicy {
 		g.Go(func() error { return policy.Watch(ctx, kube.dynamic, store, log) })
+	}
+	if kube != nil {
+		g.Go(func() error { resyncSecrets(ctx, store, log); return nil })
 	}
 	g.Go(func() error { runCerts(ctx); return nil })
 	tlsCfg := &tls.Config{GetCertificate: src.GetCertificate, MinVersion: tls.VersionTLS12}
@@ -106,15 +109,18 @@ func connect(kubeconfig string) (*kubeClients, error) {
 
 // loadPolicies reads policy files now (a bad file stops start-up with the
 // error) and returns a store that is ready when every source has loaded.
-func loadPolicies(c *Config, cluster bool) (*policy.Store, error) {
+func loadPolicies(c *Config, kube *kubeClients) (*policy.Store, error) {
 	var sources []string
 	if len(c.PolicyFiles) > 0 {
 		sources = append(sources, policy.SourceFiles)
 	}
-	if cluster && c.WatchPolicy {
+	if kube != nil && c.WatchPolicy {
 		sources = append(sources, policy.SourceCluster)
 	}
 	store := policy.NewStore(sources...)
+	if kube != nil {
+		store.UseSecrets(policy.KubeSecrets{Client: kube.client})
+	}
 	if len(c.PolicyFiles) == 0 {
 		return store, nil
 	}
@@ -190,6 +196,22 @@ func certSource(c *Config, kube *kubeClients, log *slog.Logger) (certs.Source, f
 		s.Run(ctx, time.Minute)
 	}
 	return s, run, nil
+}
+
+// resyncSecrets re-reads the keys policies keep in Secrets every minute.
+func resyncSecrets(ctx context.Context, store *policy.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := store.Resync(); err != nil {
+				log.Error("re-reading policy keys from Secrets; previous revisions keep serving", "error", err)
+			}
+		}
+	}
 }
 
 func registerGauges(reg prometheus.Registerer, store *policy.Store, src certs.Source) {

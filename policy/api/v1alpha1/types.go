@@ -81,13 +81,28 @@ type Authority struct {
 	Key *KeyAuthority `json:"key,omitempty"`
 }
 
-// KeyAuthority trusts cosign signatures made with a key pair.
+// KeyAuthority trusts cosign signatures made with a key pair. Give the
+// public key inline (Data) or in a Secret (SecretRef), not both.
 type KeyAuthority struct {
 	// Data is the PEM-encoded public key (ECDSA, RSA or Ed25519).
-	Data string `json:"data"`
+	Data string `json:"data,omitempty"`
+	// SecretRef names a Secret that holds the PEM-encoded public key.
+	// Gatehouse reads it when the policy loads and again every minute.
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
 	// HashAlgorithm is the digest the signature was made over: sha256
 	// (default), sha384 or sha512.
 	HashAlgorithm string `json:"hashAlgorithm,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret.
+type SecretKeyRef struct {
+	// Namespace of the Secret. Required for a ClusterImagePolicy; an
+	// ImagePolicy may only name its own namespace, the default.
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the Secret.
+	Name string `json:"name"`
+	// Key is the data key holding the PEM public key (default "cosign.pub").
+	Key string `json:"key,omitempty"`
 }
 
 // Requirement says how many of a policy's authorities must have signed.
