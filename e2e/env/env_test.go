@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,8 +18,15 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -162,6 +172,197 @@ func checkRegistry(ctx context.Context, t *testing.T, host string) {
 		t.Fatalf("layer blob: %v", err)
 	}
 	rc.Close()
+}
+
+// TestReferrers pushes an OCI image and an artifact whose subject is that
+// image to zot and to docker-registry. zot answers the referrers API;
+// docker-registry has none, so go-containerregistry keeps the referrers in
+// the sha256-<hex> fallback tag when pushing and reads them from there.
+func TestReferrers(t *testing.T) {
+	tools := env.RequireTools(t, env.ToolZot, env.ToolRegistry)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := env.New(t.TempDir(), tools)
+	t.Cleanup(func() { e.Close() })
+
+	start := time.Now()
+	zot, err := e.StartZot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("zot ready at %s in %v", zot, since(&start))
+	reg, err := e.StartRegistry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("registry ready at %s in %v", reg, since(&start))
+
+	t.Run("zot", func(t *testing.T) {
+		checkReferrers(ctx, t, zot, true)
+		checkDockerRejected(ctx, t, zot)
+	})
+	t.Run("docker-registry", func(t *testing.T) { checkReferrers(ctx, t, reg, false) })
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err) // a registry crashed during the test
+	}
+}
+
+// artifactType is the config media type of the test artifact, which zot
+// v1.4.3 reports as its artifactType (it predates the manifest field).
+const artifactType = "application/vnd.gatehouse.test.v1+json"
+
+// checkReferrers pushes an image and an artifact referring to it, and
+// checks that remote.Referrers finds the artifact through the referrers
+// API (api) or the tag fallback (!api).
+func checkReferrers(ctx context.Context, t *testing.T, host string, api bool) {
+	t.Helper()
+	repo, err := name.NewRepository(host+"/e2e/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := ociImage(t)
+	if err := remote.Write(repo.Tag("v1"), img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("push image: %v", err)
+	}
+	subject, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := ociArtifact(t, *subject)
+	artDigest, err := art.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(repo.Digest(artDigest.String()), art, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("push artifact: %v", err)
+	}
+
+	idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("Referrers: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != artDigest || im.Manifests[0].ArtifactType != artifactType {
+		t.Errorf("Referrers = %+v, want %v with artifactType %s", im.Manifests, artDigest, artifactType)
+	}
+
+	code, body := get(ctx, t, fmt.Sprintf("http://%s/v2/%s/referrers/%s", host, repo.RepositoryStr(), subject.Digest))
+	fallback := repo.Tag(strings.Replace(subject.Digest.String(), ":", "-", 1))
+	_, tagErr := remote.Head(fallback, remote.WithContext(ctx))
+	if api {
+		if code != http.StatusOK || !strings.Contains(body, artDigest.String()) {
+			t.Errorf("GET referrers: %d %s, want 200 listing %v", code, body, artDigest)
+		}
+		if !isNotFound(tagErr) {
+			t.Errorf("fallback tag %s: %v, want 404 (the referrers API made it unnecessary)", fallback, tagErr)
+		}
+		return
+	}
+	if code != http.StatusNotFound {
+		t.Errorf("GET referrers: %d %s, want 404 (no referrers API)", code, body)
+	}
+	if tagErr != nil {
+		t.Errorf("fallback tag %s: %v", fallback, tagErr)
+	}
+}
+
+// checkDockerRejected checks that zot refuses a Docker schema 2 image, the
+// reason the zot tests push OCI media types only.
+func checkDockerRejected(ctx context.Context, t *testing.T, host string) {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(host+"/e2e/docker:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = remote.Write(tag, img, remote.WithContext(ctx))
+	var te *transport.Error
+	if !errors.As(err, &te) || len(te.Errors) == 0 || te.Errors[0].Code != transport.ManifestInvalidErrorCode {
+		t.Fatalf("push of a Docker schema 2 image: %v, want MANIFEST_INVALID", err)
+	}
+	t.Logf("zot rejects Docker schema 2 (HTTP %d): %v", te.StatusCode, err)
+}
+
+// ociImage returns a one-layer image with OCI media types throughout.
+func ociImage(t *testing.T) v1.Image {
+	t.Helper()
+	layer, err := random.Layer(1024, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// ociArtifact returns an OCI image manifest of type artifactType with one
+// payload layer, referring to subject.
+func ociArtifact(t *testing.T, subject v1.Descriptor) v1.Image {
+	t.Helper()
+	payload := static.NewLayer([]byte(`{"hello":"referrers"}`), "application/vnd.gatehouse.test.payload.v1+json")
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), artifactType)
+	art, err := mutate.AppendLayers(base, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.Subject(art, subject).(v1.Image)
+}
+
+// get GETs url without a proxy, asking for an OCI index, and returns the
+// status code and the start of the body.
+func get(ctx context.Context, t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	resp, err := (&http.Transport{}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(body)
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// TestCosign3 checks that the pinned cosign v3 runs.
+func TestCosign3(t *testing.T) {
+	tools := env.RequireTools(t, env.ToolCosign3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tools.Cosign3, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cosign3 version: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^GitVersion:\s+v3\.`).Match(out) {
+		t.Errorf("cosign3 version is not v3:\n%s", out)
+	}
+}
+
+// TestStartZotMissing needs no tools: StartZot without zot says how to get it.
+func TestStartZotMissing(t *testing.T) {
+	e := env.New(t.TempDir(), env.Tools{})
+	defer e.Close()
+	_, err := e.StartZot(context.Background())
+	var me *env.MissingToolError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "zot") || !strings.Contains(err.Error(), "make tools") {
+		t.Fatalf("err = %v, want a *MissingToolError naming zot and `make tools`", err)
+	}
 }
 
 func checkGone(t *testing.T, p *env.Proc) {

@@ -62,7 +62,7 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Stop sends SIGTERM to the process group, SIGKILL after StopGrace, and
-// waits for the exit (etcd, kube-apiserver and the registry get SIGKILL at
+// waits for the exit (etcd, kube-apiserver and the registries get SIGKILL at
 // once: they hold nothing worth a clean shutdown). It is
 // idempotent. It returns nil unless the process had already exited on its
 // own with a failure.

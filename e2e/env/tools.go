@@ -15,12 +15,14 @@ const (
 	ToolEtcd          = "etcd"
 	ToolKubeAPIServer = "kube-apiserver"
 	ToolRegistry      = "docker-registry"
-	ToolCosign        = "cosign"
+	ToolCosign        = "cosign"  // cosign v2
+	ToolCosign3       = "cosign3" // cosign v3 (sigstore bundles as OCI 1.1 referrers)
+	ToolZot           = "zot"     // zot, a registry with the referrers API
 )
 
 // Tools holds absolute paths of the binaries the harness runs. A field is
 // empty when FindTools did not find that tool.
-type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign string }
+type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign, Cosign3, Zot string }
 
 // MissingToolError reports tools that FindTools could not find.
 type MissingToolError struct {
@@ -67,6 +69,8 @@ func FindTools() (Tools, error) {
 		KubeAPIServer: find(ToolKubeAPIServer),
 		Registry:      find(ToolRegistry),
 		Cosign:        find(ToolCosign),
+		Cosign3:       find(ToolCosign3),
+		Zot:           find(ToolZot),
 	}
 	if len(missing) > 0 {
 		return t, &MissingToolError{Missing: missing, Dir: dir}

@@ -3,10 +3,11 @@
 # machine with Go, gcc, git and apt; fast and idempotent on reruns.
 #
 #   apt:   etcd-server, docker-registry, iproute2 (only when missing)
-#   build: kube-apiserver (e2e/tools/kube), cosign (e2e/tools/cosign)
+#   build: kube-apiserver (e2e/tools/kube), cosign v2 (e2e/tools/cosign),
+#          cosign3 (e2e/tools/cosign3) and zot (e2e/tools/zot)
 #          into ${GATEHOUSE_TOOLS:-<repo>/.cache/bin}; a build is skipped
 #          while <bin>.stamp holds the sha256 of the tool module's
-#          go.mod+go.sum that built it
+#          go.mod+go.sum (and extra build flags, if any) that built it
 #   links: etcd and docker-registry from PATH into the same directory, where
 #          e2e/env.FindTools looks first
 set -euo pipefail
@@ -50,20 +51,30 @@ install_apt() {
 	echo "apt: installed ${need[*]} in $(secs "$t0")"
 }
 
-# build_tool NAME MODULE_DIR PACKAGE
+# build_tool NAME MODULE_DIR PACKAGE [GO_BUILD_FLAGS...]
 build_tool() {
 	local name=$1 dir=$ROOT/$2 pkg=$3
-	local out=$TOOLS/$name t0 sum
+	shift 3
+	local out=$TOOLS/$name t0 sum cpu
 	t0=$(now_ms)
-	sum=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)
+	# Flags join the stamp only when given, so tools built without any
+	# keep the stamps they have.
+	sum=$({ cat "$dir/go.mod" "$dir/go.sum"; (($# == 0)) || echo "flags: $*"; } | sha256sum | cut -d' ' -f1)
 	if [[ -x $out && -f $out.stamp && $(<"$out.stamp") == "$sum" ]]; then
 		echo "$name: cached ($(secs "$t0")) $out"
 		return
 	fi
-	(cd "$dir" && GOFLAGS=-mod=readonly go build -trimpath -o "$out.tmp" "$pkg")
+	# time reports the CPU seconds of the build (go and its compilers) into
+	# $out.cpu; the build's own messages still go to stderr (fd 4).
+	{
+		local TIMEFORMAT='%U %S'
+		time (cd "$dir" && GOFLAGS=-mod=readonly go build -trimpath "$@" -o "$out.tmp" "$pkg" 2>&4)
+	} 4>&2 2>"$out.cpu"
+	cpu=$(awk '{ printf "%.1fs", $1 + $2 }' "$out.cpu")
+	rm -f "$out.cpu"
 	mv -f "$out.tmp" "$out"
 	echo "$sum" >"$out.stamp"
-	echo "$name: built in $(secs "$t0") $out"
+	echo "$name: built in $(secs "$t0") (CPU $cpu) $out"
 }
 
 link_tool() {
@@ -81,3 +92,10 @@ link_tool etcd
 link_tool docker-registry
 build_tool kube-apiserver e2e/tools/kube k8s.io/kubernetes/cmd/kube-apiserver
 build_tool cosign e2e/tools/cosign github.com/sigstore/cosign/v2/cmd/cosign
+build_tool cosign3 e2e/tools/cosign3 github.com/sigstore/cosign/v3/cmd/cosign
+# zot's minimal build: no extension tags (search, sync, scrub, metrics, lint,
+# which bring trivy and friends), still the full dist-spec API with
+# /v2/<name>/referrers/<digest>. containers_image_openpgp avoids gpgme (cgo).
+# ReleaseTag only labels the binary: keep it in step with e2e/tools/zot/go.mod.
+build_tool zot e2e/tools/zot zotregistry.io/zot/cmd/zot -tags containers_image_openpgp \
+	-ldflags "-X zotregistry.io/zot/pkg/api/config.ReleaseTag=v1.4.3 -X zotregistry.io/zot/pkg/api/config.BinaryType=minimal"
