@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -19,10 +21,11 @@ type Authority struct {
 	Key *Key
 }
 
-// Key is a public key ready to verify signatures.
+// Key is a public key ready to verify signatures, in both cosign formats.
 type Key struct {
 	ID       string // "sha256:<hex of the PKIX encoding>"
 	verifier signature.Verifier
+	trusted  root.TrustedMaterial // the same key, for sigstore bundles
 }
 
 // ParseKey reads a PEM public key (ECDSA, RSA or Ed25519) and the hash the
@@ -45,7 +48,9 @@ func ParseKey(pemData, hashAlgorithm string) (*Key, error) {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
 	sum := sha256.Sum256(der)
-	return &Key{ID: "sha256:" + hex.EncodeToString(sum[:]), verifier: v}, nil
+	expiring := root.NewExpiringKey(v, time.Time{}, time.Time{}) // a key pair has no validity period
+	trusted := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return expiring, nil })
+	return &Key{ID: "sha256:" + hex.EncodeToString(sum[:]), verifier: v, trusted: trusted}, nil
 }
 
 func hashFunc(name string) (crypto.Hash, error) {
@@ -59,3 +64,6 @@ func hashFunc(name string) (crypto.Hash, error) {
 	}
 	return 0, fmt.Errorf("hashAlgorithm %q: use sha256, sha384 or sha512", name)
 }
+
+// Trusted returns the key as sigstore trusted material, for bundles.
+func (k *Key) Trusted() root.TrustedMaterial { return k.trusted }

@@ -12,6 +12,7 @@ import (
 
 	"gatehouse.dev/gatehouse/verify/cosign"
 	"gatehouse.dev/gatehouse/verify/registry"
+	"gatehouse.dev/gatehouse/verify/sigstorebundle"
 )
 
 // Options configure a Verifier.
@@ -128,31 +129,65 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, digest
 	if v.fromCache(key, &hit) {
 		return signed{found: hit.SignaturesFound, signatures: hit.Signatures, cached: true}, nil
 	}
+	what := "fetching signatures of " + repo.Name().String() + "@" + digest.String()
 	ctx, cancel := v.step(ctx)
 	defer cancel()
-	all, err := cosign.Fetch(ctx, repo, digest)
+	legacy, err := cosign.Fetch(ctx, repo, digest)
 	if err != nil {
-		return signed{}, registryFailure("fetching signatures of "+repo.Name().String()+"@"+digest.String(), err)
+		return signed{}, registryFailure(what, err)
 	}
-	verified := []Signature{}
+	res := signed{found: len(legacy), signatures: []Signature{}}
+	var missing []Authority
 	for _, a := range authorities {
-		if s, ok := checkAuthority(a, all, digest); ok {
-			verified = append(verified, s)
+		if s, ok := checkLegacy(a, legacy, digest); ok {
+			res.signatures = append(res.signatures, s)
+		} else {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) > 0 { // cosign v3 writes bundles: look there only when needed
+		bundles, err := sigstorebundle.Fetch(ctx, repo, digest)
+		if err != nil {
+			return signed{}, registryFailure(what, err)
+		}
+		res.found += len(bundles)
+		for _, a := range missing {
+			if s, ok := checkBundles(a, bundles, digest); ok {
+				res.signatures = append(res.signatures, s)
+			}
 		}
 	}
 	if v.opts.Cache != nil {
-		v.opts.Cache.Put(key, cached{found: len(all), signatures: verified}, len(verified) == len(authorities))
+		v.opts.Cache.Put(key, cached{found: res.found, signatures: res.signatures}, len(res.signatures) == len(authorities))
 	}
-	return signed{found: len(all), signatures: verified}, nil
+	return res, nil
 }
 
-func checkAuthority(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
+// Signature types.
+const (
+	TypeCosignLegacy = "cosign-key"        // sha256-<hex>.sig tag, simple signing payload
+	TypeCosignBundle = "cosign-key-bundle" // sigstore bundle referrer (cosign v3)
+)
+
+func checkLegacy(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
 	if a.Key == nil {
 		return Signature{}, false
 	}
 	for _, s := range sigs {
 		if cosign.Check(s, a.Key.verifier, digest) == nil {
-			return Signature{Authority: a.ID, Type: "cosign-key", KeyID: a.Key.ID}, true
+			return Signature{Authority: a.ID, Type: TypeCosignLegacy, KeyID: a.Key.ID}, true
+		}
+	}
+	return Signature{}, false
+}
+
+func checkBundles(a Authority, bundles [][]byte, digest v1.Hash) (Signature, bool) {
+	if a.Key == nil {
+		return Signature{}, false
+	}
+	for _, b := range bundles {
+		if sigstorebundle.Check(b, a.Key.Trusted(), digest) == nil {
+			return Signature{Authority: a.ID, Type: TypeCosignBundle, KeyID: a.Key.ID}, true
 		}
 	}
 	return Signature{}, false

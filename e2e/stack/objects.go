@@ -4,8 +4,11 @@ import (
 	"context"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -16,11 +19,22 @@ import (
 // PushImage pushes a small random image to the stack's registry under
 // repoTag ("app/name:tag") and returns "host/app/name:tag" and its digest.
 func (s *Stack) PushImage(ctx context.Context, repoTag string) (ref, digest string, err error) {
-	img, err := random.Image(256, 1)
+	return PushImageTo(ctx, s.Registry, repoTag)
+}
+
+// PushImageTo pushes a small random OCI image (every registry takes OCI,
+// zot takes nothing else) to host under repoTag.
+func PushImageTo(ctx context.Context, host, repoTag string) (ref, digest string, err error) {
+	layer, err := random.Layer(256, types.OCILayer)
 	if err != nil {
 		return "", "", err
 	}
-	r, err := name.ParseReference(s.Registry + "/" + repoTag)
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base, layer)
+	if err != nil {
+		return "", "", err
+	}
+	r, err := name.ParseReference(host + "/" + repoTag)
 	if err != nil {
 		return "", "", err
 	}

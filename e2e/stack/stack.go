@@ -45,10 +45,12 @@ type Stack struct {
 	API       *env.APIServer
 	Client    kubernetes.Interface
 	Dynamic   dynamic.Interface
-	Registry  string // host:port of the OCI registry
+	Registry  string // host:port of the OCI registry without the referrers API (docker-registry)
+	Zot       string // host:port of the OCI registry with the referrers API (zot)
 	Gatehouse *env.Proc
-	ProbeURL  string // http://127.0.0.1:port of /healthz, /readyz, /metrics
-	Cosign    *Cosign
+	ProbeURL  string  // http://127.0.0.1:port of /healthz, /readyz, /metrics
+	Cosign    *Cosign // cosign v2: legacy .sig signatures
+	Cosign3   *Cosign // cosign v3: sigstore bundles as referrers
 	opts      Options
 }
 
@@ -74,7 +76,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if s.Registry, err = s.Env.StartRegistry(ctx); err != nil {
 		return nil, err
 	}
+	if s.Zot, err = s.Env.StartZot(ctx); err != nil {
+		return nil, err
+	}
 	if s.Cosign, err = NewCosign(ctx, o.Tools.Cosign, filepath.Join(o.Dir, "cosign")); err != nil {
+		return nil, err
+	}
+	if s.Cosign3, err = NewCosign(ctx, o.Tools.Cosign3, filepath.Join(o.Dir, "cosign3")); err != nil {
 		return nil, err
 	}
 	if err := s.install(ctx); err != nil {
@@ -187,6 +195,7 @@ func freePorts(n int) ([]int, error) {
 // Cosign runs the real cosign CLI with a key pair it generated.
 type Cosign struct {
 	bin, dir  string
+	v3        bool
 	PublicKey string // PEM
 }
 
@@ -199,6 +208,11 @@ func NewCosign(ctx context.Context, bin, dir string) (*Cosign, error) {
 		return nil, err
 	}
 	c := &Cosign{bin: bin, dir: dir}
+	out, err := c.run(ctx, "version")
+	if err != nil {
+		return nil, err
+	}
+	c.v3 = strings.Contains(string(out), "GitVersion:    v3.")
 	if _, err := c.run(ctx, "generate-key-pair"); err != nil {
 		return nil, err
 	}
@@ -211,9 +225,15 @@ func NewCosign(ctx context.Context, bin, dir string) (*Cosign, error) {
 }
 
 // Sign signs ref (repo@digest) with the key, offline: no transparency log.
-func (c *Cosign) Sign(ctx context.Context, ref string) error {
-	_, err := c.run(ctx, "sign", "--key", filepath.Join(c.dir, "cosign.key"), "--tlog-upload=false",
-		"--allow-http-registry", "--allow-insecure-registry", "--yes", ref)
+// extra flags go to cosign sign, e.g. --new-bundle-format=false for cosign
+// v3's legacy format.
+func (c *Cosign) Sign(ctx context.Context, ref string, extra ...string) error {
+	args := []string{"sign", "--key", filepath.Join(c.dir, "cosign.key"), "--tlog-upload=false",
+		"--allow-http-registry", "--allow-insecure-registry", "--yes"}
+	if c.v3 {
+		args = append(args, "--use-signing-config=false") // else --tlog-upload=false is refused
+	}
+	_, err := c.run(ctx, append(append(args, extra...), ref)...)
 	return err
 }
 

@@ -207,16 +207,18 @@ func ParseIndex(raw []byte) (*v1.IndexManifest, error) {
 	return m, nil
 }
 
-// MaxReferrers caps how many referrers of one artifact type are considered,
-// so a registry answering with thousands of them cannot make gatehouse
-// fetch them all.
-const MaxReferrers = 64
+// MaxReferrers caps how many referrers of one digest are considered, so a
+// registry answering with thousands of them cannot make gatehouse fetch
+// them all.
+const MaxReferrers = 256
 
-// Referrers returns the manifests that refer to digest (their subject) and
-// have the given artifactType, through the OCI 1.1 referrers API or, on
-// registries without it, the sha256-<hex> referrers tag.
-func (r *Repo) Referrers(ctx context.Context, digest v1.Hash, artifactType string) ([]v1.Descriptor, error) {
-	opts := append(r.options(ctx, r.c.opts.MaxManifestBytes), remote.WithReferrersTagFallback(true), remote.WithFilter("artifactType", artifactType))
+// Referrers returns the manifests that refer to digest (their subject),
+// through the OCI 1.1 referrers API or, on registries without it, the
+// sha256-<hex> referrers tag. Callers filter by what the manifests hold:
+// registries report artifactType inconsistently (some give the config
+// media type), so it is a hint, not a fact.
+func (r *Repo) Referrers(ctx context.Context, digest v1.Hash) ([]v1.Descriptor, error) {
+	opts := append(r.options(ctx, r.c.opts.MaxManifestBytes), remote.WithReferrersTagFallback(true))
 	idx, err := remote.Referrers(r.repo.Digest(digest.String()), opts...)
 	if err != nil {
 		return nil, classify(err)
@@ -226,7 +228,7 @@ func (r *Repo) Referrers(ctx context.Context, digest v1.Hash, artifactType strin
 		return nil, classify(err)
 	}
 	if len(m.Manifests) > MaxReferrers {
-		return nil, invalid("%s has %d referrers of type %s, limit is %d", digest, len(m.Manifests), artifactType, MaxReferrers)
+		return nil, invalid("%s has %d referrers, limit is %d", digest, len(m.Manifests), MaxReferrers)
 	}
 	return m.Manifests, nil
 }

@@ -58,17 +58,17 @@ func TestReferrers(t *testing.T) {
 			}
 			d, _ := img.Digest()
 			r := repo(t, host, nil)
-			if got, err := r.Referrers(context.Background(), d, bundleType); err != nil || len(got) != 0 {
+			if got, err := r.Referrers(context.Background(), d); err != nil || len(got) != 0 {
 				t.Fatalf("before: %d referrers, %v", len(got), err)
 			}
 			attach(t, host, d, bundleType, 2)
 			attach(t, host, d, "application/vnd.cncf.notary.signature", 1)
-			got, err := r.Referrers(context.Background(), d, bundleType)
-			if err != nil || len(got) != 2 {
-				t.Fatalf("%d referrers of the bundle type, %v; want 2", len(got), err)
+			got, err := r.Referrers(context.Background(), d)
+			if err != nil || len(got) != 3 {
+				t.Fatalf("%d referrers, %v; want 3", len(got), err)
 			}
 			attach(t, host, d, bundleType, MaxReferrers)
-			if _, err := r.Referrers(context.Background(), d, bundleType); KindOf(err) != Invalid {
+			if _, err := r.Referrers(context.Background(), d); KindOf(err) != Invalid {
 				t.Fatalf("over the cap: %v", err)
 			}
 		})

@@ -1,0 +1,56 @@
+package sigstorebundle
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+// SignPredicateType is the predicate type of a cosign v3 image signature.
+const SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+
+// Errors of Check.
+var (
+	// ErrBundle: the bundle is malformed or does not verify.
+	ErrBundle = errors.New("sigstore bundle does not verify")
+	// ErrNotASignature: the bundle verifies but is not a cosign image
+	// signature (another predicate: an attestation, not a signature).
+	ErrNotASignature = errors.New("sigstore bundle is not an image signature")
+)
+
+// Check verifies that the bundle raw is a cosign image signature of digest
+// made with a key of trusted. Without a transparency log or timestamp in
+// the bundle, key signatures verify as cosign verify --key does with the
+// log disabled.
+func Check(raw []byte, trusted root.TrustedMaterial, digest v1.Hash) error {
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	if b.GetDsseEnvelope() == nil {
+		return fmt.Errorf("%w: no DSSE envelope", ErrNotASignature)
+	}
+	v, err := sgverify.NewVerifier(trusted, sgverify.WithNoObserverTimestamps())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	want, err := hex.DecodeString(digest.Hex)
+	if err != nil {
+		return fmt.Errorf("%w: digest: %v", ErrBundle, err)
+	}
+	res, err := v.Verify(&b, sgverify.NewPolicy(sgverify.WithArtifactDigest(digest.Algorithm, want), sgverify.WithKey()))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	// cosign verify does not look at the predicate type; gatehouse does, so
+	// an attestation cannot pass for a signature.
+	if res.Statement == nil || res.Statement.GetPredicateType() != SignPredicateType {
+		return fmt.Errorf("%w: predicate type %q", ErrNotASignature, res.Statement.GetPredicateType())
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package sigstorebundle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/verify/registry"
+)
+
+// Media types of the cosign v3 bundle format.
+const (
+	BundleMediaType   = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	bundleLayerPrefix = "application/vnd.dev.sigstore.bundle"
+	emptyConfigType   = "application/vnd.oci.empty.v1+json"
+)
+
+// MaxBundles caps how many bundles of one digest are fetched and checked.
+const MaxBundles = 16
+
+// Source is what Fetch needs from a registry.
+type Source interface {
+	Referrers(ctx context.Context, digest v1.Hash) ([]v1.Descriptor, error)
+	Manifest(ctx context.Context, identifier string) (*registry.Manifest, error)
+	Blob(ctx context.Context, desc v1.Descriptor) ([]byte, error)
+}
+
+// Fetch returns the bundles attached to digest. An image with none has an
+// empty result and no error.
+func Fetch(ctx context.Context, src Source, digest v1.Hash) ([][]byte, error) {
+	refs, err := src.Referrers(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, d := range refs {
+		if !maybeBundle(d) {
+			continue
+		}
+		if len(out) == MaxBundles {
+			return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("%s has more than %d sigstore bundles", digest, MaxBundles)}
+		}
+		b, err := fetchOne(ctx, src, d, digest)
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// maybeBundle filters referrers by the artifactType the registry reports,
+// which may be the manifest's own or its config media type.
+func maybeBundle(d v1.Descriptor) bool {
+	switch d.ArtifactType {
+	case BundleMediaType, emptyConfigType, "":
+		return true
+	}
+	return false
+}
+
+// manifest is the part of a referrer manifest Fetch relies on.
+type manifest struct {
+	Layers  []v1.Descriptor `json:"layers"`
+	Subject *v1.Descriptor  `json:"subject"`
+}
+
+// fetchOne returns the bundle a referrer holds, or nil when it holds none.
+func fetchOne(ctx context.Context, src Source, d v1.Descriptor, subject v1.Hash) ([]byte, error) {
+	m, err := src.Manifest(ctx, d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	var man manifest
+	if err := json.Unmarshal(m.Raw, &man); err != nil {
+		return nil, nil // not a manifest we understand: not a bundle
+	}
+	if len(man.Layers) != 1 || !strings.HasPrefix(string(man.Layers[0].MediaType), bundleLayerPrefix) ||
+		man.Subject == nil || man.Subject.Digest != subject {
+		return nil, nil
+	}
+	return src.Blob(ctx, man.Layers[0])
+}

@@ -1,0 +1,132 @@
+package verifytest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	intoto "github.com/in-toto/attestation/go/v1"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Media and predicate types of cosign v3 signatures.
+const (
+	BundleMediaType   = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+	inTotoPayloadType = "application/vnd.in-toto+json"
+)
+
+// Bundle makes what cosign v3 `sign --key` makes without a transparency
+// log: a v0.3 bundle whose DSSE envelope holds an in-toto statement with
+// subject digest and the given predicate type, signed with key.
+func Bundle(key *Key, subject v1.Hash, predicateType string) ([]byte, error) {
+	st := &intoto.Statement{
+		Type:          intoto.StatementTypeUri,
+		Subject:       []*intoto.ResourceDescriptor{{Digest: map[string]string{subject.Algorithm: subject.Hex}}},
+		PredicateType: predicateType,
+		Predicate:     &structpb.Struct{},
+	}
+	payload, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(inTotoPayloadType), inTotoPayloadType, len(payload), payload)
+	sig, err := key.Signer.SignMessage(bytes.NewReader([]byte(pae)))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(key.PublicPEM))
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	hint := sha256.Sum256(der)
+	return protojson.Marshal(&protobundle.Bundle{
+		MediaType: BundleMediaType,
+		VerificationMaterial: &protobundle.VerificationMaterial{Content: &protobundle.VerificationMaterial_PublicKey{
+			PublicKey: &protocommon.PublicKeyIdentifier{Hint: base64.StdEncoding.EncodeToString(hint[:])},
+		}},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: payload, PayloadType: inTotoPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+		}},
+	})
+}
+
+// referrer is an OCI manifest with the top-level artifactType that
+// go-containerregistry's v1.Manifest lacks.
+type referrer struct {
+	v1.Manifest
+	ArtifactType string `json:"artifactType,omitempty"`
+}
+
+func (r referrer) RawManifest() ([]byte, error)        { return json.Marshal(r) }
+func (r referrer) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// AttachBundle pushes bundle as cosign v3 does: an OCI manifest with the
+// empty config, the bundle as its one layer and the image as its subject,
+// found through the referrers API or the sha256-<hex> tag fallback.
+func AttachBundle(repo string, subject v1.Hash, bundle []byte) error {
+	img, err := name.NewDigest(repo + "@" + subject.String())
+	if err != nil {
+		return err
+	}
+	head, err := remote.Head(img)
+	if err != nil {
+		return err
+	}
+	config := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
+	layer := static.NewLayer(bundle, BundleMediaType)
+	for _, l := range []v1.Layer{config, layer} {
+		if err := remote.WriteLayer(img.Context(), l); err != nil {
+			return err
+		}
+	}
+	cd, _ := config.Digest()
+	ld, _ := layer.Digest()
+	m := referrer{Manifest: v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", ArtifactType: BundleMediaType, Digest: cd, Size: 2},
+		Layers:        []v1.Descriptor{{MediaType: BundleMediaType, Digest: ld, Size: int64(len(bundle))}},
+		Subject:       &v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size},
+		Annotations:   map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": SignPredicateType},
+	}, ArtifactType: BundleMediaType}
+	raw, err := m.RawManifest()
+	if err != nil {
+		return err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	return remote.Put(img.Context().Digest(h.String()), m)
+}
+
+// SignBundle signs digest in repo the cosign v3 way.
+func SignBundle(t testing.TB, repo string, digest v1.Hash, key *Key) {
+	t.Helper()
+	b, err := Bundle(key, digest, SignPredicateType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AttachBundle(repo, digest, b); err != nil {
+		t.Fatal(err)
+	}
+}
