@@ -6,29 +6,47 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 
 	"gatehouse.dev/gatehouse/manifests"
 	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/verify/verifytest"
 )
 
 func compileAll(t *testing.T, where string, objs []policy.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if _, err := policy.CompileWith(context.Background(), o, anySecret{}); err != nil {
+		if _, err := policy.CompileWith(context.Background(), o, anySecret{trustedRoot: docTrustedRoot(t)}); err != nil {
 			t.Errorf("%s: %v", where, err)
 		}
 	}
 }
 
-// anySecret stands in for the cluster in documented secretRef examples:
-// every Secret holds a valid public key under the default key name.
-type anySecret struct{}
+// anySecret stands in for the cluster in documented secretRef and
+// configMapRef examples: every Secret holds a valid public key and every
+// ConfigMap a valid trusted root, under the default key names.
+type anySecret struct{ trustedRoot string }
 
 func (anySecret) SecretData(context.Context, string, string) (map[string][]byte, error) {
 	return map[string][]byte{"cosign.pub": []byte(docKey)}, nil
+}
+
+func (a anySecret) ConfigMapData(context.Context, string, string) (map[string]string, error) {
+	return map[string]string{policy.DefaultTrustedRootKey: a.trustedRoot}, nil
+}
+
+var (
+	trustedRootOnce sync.Once
+	trustedRoot     string
+)
+
+// docTrustedRoot is the trusted root of a virtual Sigstore, made once.
+func docTrustedRoot(t testing.TB) string {
+	trustedRootOnce.Do(func() { trustedRoot = verifytest.NewSigstore(t).TrustedRoot(t, verifytest.RootOptions{}) })
+	return trustedRoot
 }
 
 const docKey = `-----BEGIN PUBLIC KEY-----
@@ -68,8 +86,12 @@ func TestExamplesLoad(t *testing.T) {
 }
 
 // docs/policy-api.md shows each example file verbatim.
-func TestPolicyAPIShowsTheExamples(t *testing.T) {
-	_, blocks := splitMarkdown(readFile(t, "policy-api.md"))
+func TestDocsShowTheExamples(t *testing.T) {
+	var blocks []codeBlock
+	for _, page := range markdownFiles(t) {
+		_, bs := splitMarkdown(readFile(t, page))
+		blocks = append(blocks, bs...)
+	}
 	files, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +103,7 @@ func TestPolicyAPIShowsTheExamples(t *testing.T) {
 			found = found || (b.lang == "yaml" && b.text == want)
 		}
 		if !found {
-			t.Errorf("docs/policy-api.md has no yaml block equal to %s; copy the file into the page", f)
+			t.Errorf("no docs page has a yaml block equal to %s; copy the file into the page that explains it", f)
 		}
 	}
 }

@@ -279,7 +279,7 @@ func checkSpecRules(t *testing.T, spec schema) {
 		{"non-empty glob", one(spec.Properties["images"].Items.Properties["glob"].MinLength)},
 		{"at least one authority", one(spec.Properties["authorities"].MinItems)},
 		{"authority name is a DNS label", name.Pattern == "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" && name.MaxLength != nil && *name.MaxLength == 63},
-		{"each authority names a key", len(authority.Validations) == 1 && authority.Validations[0].Rule == "has(self.key)"},
+		{"each authority sets exactly one of key and keyless", len(authority.Validations) == 1 && authority.Validations[0].Rule == "has(self.key) != has(self.keyless)"},
 		{"non-empty key data", one(key.Properties["data"].MinLength)},
 		{"hash algorithms", slices.Equal(key.Properties["hashAlgorithm"].Enum, []string{"sha256", "sha384", "sha512"})},
 		{"require values", slices.Equal(spec.Properties["require"].Enum, []string{string(v1alpha1.RequireAll), string(v1alpha1.RequireAny)})},

@@ -51,7 +51,8 @@ func Compile(o Object) (*Policy, error) {
 }
 
 // CompileWith is Compile reading keys kept in Secrets with secrets (nil: a
-// secretRef is an error).
+// secretRef is an error) and, when secrets is also a ConfigMapReader,
+// trusted roots kept in ConfigMaps (otherwise a configMapRef is an error).
 func CompileWith(ctx context.Context, o Object, secrets SecretReader) (*Policy, error) {
 	var errs []error
 	if err := checkObject(o); err != nil {
@@ -152,21 +153,21 @@ func (p *Policy) compileAuthorities(ctx context.Context, o Object, secrets Secre
 		return []error{errors.New("spec.authorities: list at least one authority")}
 	}
 	var errs []error
-	seen := map[string]bool{}   // names so far, compiled or refused
-	keys := map[string]string{} // key ID -> authority name
+	seen := map[string]bool{}      // names so far, compiled or refused
+	signers := map[string]string{} // signer ID -> authority name
 	for i, a := range as {
 		compiled, err := p.compileAuthority(ctx, o, a, seen[a.Name], secrets)
 		seen[a.Name] = true
-		if err == nil && keys[compiled.Key.ID] != "" {
+		if err == nil && signers[compiled.SignerID()] != "" {
 			// One key behind two names would let one signature count twice
 			// towards a threshold.
-			err = fmt.Errorf("same key as authority %q: each authority must be a distinct signer", keys[compiled.Key.ID])
+			err = fmt.Errorf("same %s as authority %q: each authority must be a distinct signer", signerKind(compiled), signers[compiled.SignerID()])
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("spec.authorities[%d] (%s): %w", i, a.Name, err))
 			continue
 		}
-		keys[compiled.Key.ID] = a.Name
+		signers[compiled.SignerID()] = a.Name
 		p.Authorities = append(p.Authorities, compiled)
 		p.names[compiled.ID] = a.Name
 	}
@@ -182,8 +183,13 @@ func (p *Policy) compileAuthority(ctx context.Context, o Object, a v1alpha1.Auth
 		return verify.Authority{}, errors.New("name must be a DNS label (lowercase letters, digits, '-')")
 	case duplicate:
 		return verify.Authority{}, errors.New("name is used twice in this policy")
+	case a.Key != nil && a.Keyless != nil:
+		return verify.Authority{}, errors.New("set key or keyless, not both: make two authorities to trust both")
+	case a.Keyless != nil:
+		kl, err := compileKeyless(ctx, o, a.Keyless, secrets)
+		return verify.Authority{ID: id, Keyless: kl}, err
 	case a.Key == nil:
-		return verify.Authority{}, errors.New("name a key: key.data holds the PEM public key, or key.secretRef names a Secret that does")
+		return verify.Authority{}, errors.New("name a key or keyless identities: key.data holds the PEM public key, or key.secretRef names a Secret that does; keyless.identities and keyless.trustedRoot trust certificates")
 	}
 	pem, err := keyPEM(ctx, o, a.Key, secrets)
 	if err != nil {
@@ -194,6 +200,13 @@ func (p *Policy) compileAuthority(ctx context.Context, o Object, a v1alpha1.Auth
 		return verify.Authority{}, fmt.Errorf("key: %w", err)
 	}
 	return verify.Authority{ID: id, Key: key}, nil
+}
+
+func signerKind(a verify.Authority) string {
+	if a.Keyless != nil {
+		return "keyless identities and trusted root"
+	}
+	return "key"
 }
 
 // Matches reports whether the policy covers the canonical repository name.

@@ -24,7 +24,7 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 		o.Reason, o.Message = r.Error.Reason, r.Error.Message
 		return o
 	}
-	index := subject{digest: r.Digest, found: r.SignaturesFound, signedBy: r.SignedBy}
+	index := subject{digest: r.Digest, found: r.SignaturesFound, signatures: r.Signatures}
 	checkIndex := p.MultiArch != v1alpha1.MultiArchPlatforms || !r.Index
 	if checkIndex {
 		if reason, msg := p.judge(index, r.Repository); reason != "" {
@@ -35,7 +35,7 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 	if p.MultiArch != v1alpha1.MultiArchIndex && r.Index {
 		for i := range r.Platforms {
 			pr := &r.Platforms[i]
-			s := subject{digest: pr.Digest, platform: pr.Platform, found: pr.SignaturesFound, signedBy: pr.SignedBy}
+			s := subject{digest: pr.Digest, platform: pr.Platform, found: pr.SignaturesFound, signatures: pr.Signatures}
 			if reason, msg := p.judge(s, r.Repository); reason != "" {
 				o.Reason, o.Message = reason, msg+p.platformHint(index)
 				return o
@@ -51,7 +51,30 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 type subject struct {
 	digest, platform string
 	found            int
-	signedBy         func(authorityID string) bool
+	signatures       []verify.Signature
+}
+
+// signature returns the verified signature of an authority, if any.
+func (s subject) signature(authorityID string) (verify.Signature, bool) {
+	for _, sig := range s.signatures {
+		if sig.Authority == authorityID {
+			return sig, true
+		}
+	}
+	return verify.Signature{}, false
+}
+
+// signer identifies who made a signature: a key, or a certificate
+// identity. Authorities satisfied by the same signer count once, so
+// overlapping keyless identities cannot turn one signature into two.
+func signer(sig verify.Signature) string {
+	if sig.Certificate != nil {
+		return "keyless\x00" + sig.Certificate.Issuer + "\x00" + sig.Certificate.Subject
+	}
+	if sig.KeyID != "" {
+		return "key\x00" + sig.KeyID // distinct per authority: compile refuses one key under two names
+	}
+	return "authority\x00" + sig.Authority
 }
 
 func (s subject) String() string {
@@ -65,26 +88,29 @@ func (s subject) String() string {
 // authorities signed it.
 func (p *Policy) judge(s subject, repository string) (verify.Reason, string) {
 	var missing []string
+	signers := map[string]bool{}
 	for _, a := range p.Authorities {
-		if !s.signedBy(a.ID) {
-			missing = append(missing, fmt.Sprintf("%q (key %s)", p.names[a.ID], short(a.Key.ID)))
+		if sig, ok := s.signature(a.ID); ok {
+			signers[signer(sig)] = true
+		} else {
+			missing = append(missing, fmt.Sprintf("%q (%s)", p.names[a.ID], describe(a)))
 		}
 	}
-	signed := len(p.Authorities) - len(missing)
-	if signed >= p.Need {
+	if len(signers) >= p.Need {
 		return "", ""
 	}
 	reason := verify.ReasonUntrustedSigner
 	if s.found == 0 {
 		reason = verify.ReasonUnsigned
 	}
-	return reason, p.failureMessage(s, repository, missing)
+	return reason, p.failureMessage(s, repository, missing, len(signers))
 }
 
-func (p *Policy) failureMessage(s subject, repository string, missing []string) string {
-	signed := len(p.Authorities) - len(missing)
+func (p *Policy) failureMessage(s subject, repository string, missing []string, signed int) string {
 	var need string
 	switch {
+	case len(missing) == 0: // every authority matched, but fewer distinct signers than needed
+		need = fmt.Sprintf("signatures from %d distinct signers (%d found: several of its authorities match the same signer)", p.Need, signed)
 	case p.Need == len(p.Authorities):
 		need = "a valid signature from " + strings.Join(missing, " and ")
 	case p.Need == 1:
@@ -92,16 +118,47 @@ func (p *Policy) failureMessage(s subject, repository string, missing []string) 
 	default:
 		need = fmt.Sprintf("valid signatures from %d of its %d authorities (%d found); missing: %s", p.Need, len(p.Authorities), signed, strings.Join(missing, ", "))
 	}
+	keyless := p.keylessOnly()
 	if s.found == 0 {
-		return fmt.Sprintf("%s is not signed; %s requires %s. Fix: sign the image by digest, e.g. cosign sign --key <key> %s@%s",
-			s, p.ID, need, repository, s.digest)
+		example := "cosign sign --key <key>"
+		if keyless {
+			example = "cosign sign"
+		}
+		return fmt.Sprintf("%s is not signed; %s requires %s. Fix: sign the image by digest, e.g. %s %s@%s",
+			s, p.ID, need, example, repository, s.digest)
 	}
-	from := "none from a trusted key"
+	from, fix := "none from a trusted key", "sign with a key the policy trusts, or add the signer's key to the policy"
+	if keyless {
+		from, fix = "none from a trusted identity", "sign as an identity the policy trusts (check the certificate's subject and issuer), or add that identity to the policy"
+	}
 	if signed > 0 {
 		from = fmt.Sprintf("%d from the policy's authorities", signed)
 	}
-	return fmt.Sprintf("%s has %d signature(s), %s; %s requires %s. Fix: sign with a key the policy trusts, or add the signer's key to the policy",
-		s, s.found, from, p.ID, need)
+	return fmt.Sprintf("%s has %d signature(s), %s; %s requires %s. Fix: %s",
+		s, s.found, from, p.ID, need, fix)
+}
+
+// keylessOnly reports whether every authority of p is keyless, to word
+// advice for those who sign without keys.
+func (p *Policy) keylessOnly() bool {
+	for _, a := range p.Authorities {
+		if a.Keyless == nil {
+			return false
+		}
+	}
+	return len(p.Authorities) > 0
+}
+
+// describe names what an authority trusts, for messages.
+func describe(a verify.Authority) string {
+	if a.Keyless == nil {
+		return "key " + short(a.Key.ID)
+	}
+	ids := a.Keyless.Identities
+	if len(ids) == 1 {
+		return "keyless, " + ids[0].String()
+	}
+	return fmt.Sprintf("keyless, %s or %d other identities", ids[0], len(ids)-1)
 }
 
 // indexHint explains a failing index to those whose pipeline signs the

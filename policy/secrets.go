@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -18,7 +19,15 @@ type SecretReader interface {
 	SecretData(ctx context.Context, namespace, name string) (map[string][]byte, error)
 }
 
-// KubeSecrets reads Secrets from the API server.
+// ConfigMapReader reads ConfigMaps that hold trusted roots. A SecretReader
+// given to CompileWith or Store.UseSecrets that is also a ConfigMapReader
+// (KubeSecrets is) lets policies keep trusted roots in ConfigMaps.
+type ConfigMapReader interface {
+	ConfigMapData(ctx context.Context, namespace, name string) (map[string]string, error)
+}
+
+// KubeSecrets reads the Secrets and ConfigMaps policies name from the API
+// server.
 type KubeSecrets struct{ Client kubernetes.Interface }
 
 // SecretData implements SecretReader.
@@ -28,6 +37,15 @@ func (k KubeSecrets) SecretData(ctx context.Context, namespace, name string) (ma
 		return nil, err
 	}
 	return s.Data, nil
+}
+
+// ConfigMapData implements ConfigMapReader.
+func (k KubeSecrets) ConfigMapData(ctx context.Context, namespace, name string) (map[string]string, error) {
+	c, err := k.Client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return c.Data, nil
 }
 
 // DefaultSecretKey is the data key read when a secretRef names none: the
@@ -57,14 +75,13 @@ func keyPEM(ctx context.Context, o Object, k *v1alpha1.KeyAuthority, secrets Sec
 	}
 	pem, ok := data[ref.Key]
 	if !ok {
-		keys := make([]string, 0, len(data))
-		for k := range data {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return "", fmt.Errorf("key.secretRef: Secret %s/%s has no key %q (it has: %s)", ref.Namespace, ref.Name, ref.Key, strings.Join(keys, ", "))
+		return "", fmt.Errorf("key.secretRef: Secret %s/%s has no key %q (it has: %s)", ref.Namespace, ref.Name, ref.Key, keyList(data))
 	}
 	return string(pem), nil
+}
+
+func keyList[V any](data map[string]V) string {
+	return strings.Join(slices.Sorted(maps.Keys(data)), ", ")
 }
 
 // secretNamespace fills the defaults of ref and enforces where a policy may
@@ -73,25 +90,35 @@ func secretNamespace(o Object, ref *v1alpha1.SecretKeyRef) error {
 	if ref.Key == "" {
 		ref.Key = DefaultSecretKey
 	}
-	if ref.Name == "" {
-		return errors.New("key.secretRef.name is required")
+	return refNamespace(o, "key.secretRef", "Secrets", ref.Name, &ref.Namespace)
+}
+
+// refNamespace checks a reference to a cluster object of the given kind
+// (plural) at field: a name is required, a ClusterImagePolicy must name the
+// namespace, an ImagePolicy may only name its own (the default).
+func refNamespace(o Object, field, kind, name string, namespace *string) error {
+	if name == "" {
+		return fmt.Errorf("%s.name is required", field)
 	}
 	if o.Kind == v1alpha1.KindImagePolicy {
-		if ref.Namespace == "" {
-			ref.Namespace = o.Namespace
+		if *namespace == "" {
+			*namespace = o.Namespace
 		}
-		if ref.Namespace != o.Namespace {
-			return fmt.Errorf("key.secretRef.namespace %q: an ImagePolicy may only read Secrets in its own namespace (%s)", ref.Namespace, o.Namespace)
+		if *namespace != o.Namespace {
+			return fmt.Errorf("%s.namespace %q: an ImagePolicy may only read %s in its own namespace (%s)", field, *namespace, kind, o.Namespace)
 		}
 		return nil
 	}
-	if ref.Namespace == "" {
-		return errors.New("key.secretRef.namespace is required in a ClusterImagePolicy")
+	if *namespace == "" {
+		return fmt.Errorf("%s.namespace is required in a ClusterImagePolicy", field)
 	}
 	return nil
 }
 
-// usesSecrets reports whether o reads any key from a Secret.
-func usesSecrets(o Object) bool {
-	return slices.ContainsFunc(o.Spec.Authorities, func(a v1alpha1.Authority) bool { return a.Key != nil && a.Key.SecretRef != nil })
+// usesCluster reports whether o reads anything from the cluster: a key from
+// a Secret or a trusted root from a ConfigMap.
+func usesCluster(o Object) bool {
+	return slices.ContainsFunc(o.Spec.Authorities, func(a v1alpha1.Authority) bool {
+		return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil)
+	})
 }

@@ -16,7 +16,7 @@ type Store struct {
 	policies map[string]*Policy // last good compiled revision, by object ID
 	owner    map[string]string  // the source an object ID was first loaded from
 	objects  map[string]Object  // the latest revision applied, for Resync
-	secrets  SecretReader       // reads keys kept in Secrets; nil: none
+	secrets  SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
 	errs     map[string]error   // objects whose latest revision was refused
 	revision uint64
 	pending  map[string]bool // sources that have not finished their first load
@@ -87,7 +87,8 @@ func (s *Store) Delete(source, id string) {
 	}
 }
 
-// UseSecrets lets policies keep their keys in Secrets, read with r.
+// UseSecrets lets policies keep their keys in Secrets, read with r, and, if
+// r is also a ConfigMapReader, their trusted roots in ConfigMaps.
 func (s *Store) UseSecrets(r SecretReader) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,13 +102,14 @@ func (s *Store) Check(o Object) error {
 	return err
 }
 
-// Resync applies again every object that reads a key from a Secret, so a
-// changed or rotated key takes effect. It returns the refusals.
+// Resync applies again every object that reads a key from a Secret or a
+// trusted root from a ConfigMap, so a changed or rotated one takes effect.
+// It returns the refusals.
 func (s *Store) Resync() error {
 	s.mu.Lock()
 	var todo []Object
 	for _, o := range s.objects {
-		if usesSecrets(o) {
+		if usesCluster(o) {
 			todo = append(todo, o)
 		}
 	}
@@ -128,7 +130,7 @@ func (s *Store) compile(o Object) (*Policy, error) {
 	return CompileWith(ctx, o, secrets)
 }
 
-// secretTimeout bounds reading the Secrets of one policy.
+// secretTimeout bounds reading the Secrets and ConfigMaps of one policy.
 const secretTimeout = 10 * time.Second
 
 // Synced marks a source's first load as complete.

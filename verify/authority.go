@@ -19,6 +19,21 @@ type Authority struct {
 	ID string
 	// Key verifies cosign signatures made with a key pair.
 	Key *Key
+	// Keyless verifies cosign v3 keyless signatures (sigstore bundles
+	// signed with Fulcio certificates). Exactly one of Key and Keyless is set.
+	Keyless *Keyless
+}
+
+// SignerID identifies what the authority trusts: its key's ID, or its
+// keyless ID. Two authorities with the same SignerID are one signer.
+func (a Authority) SignerID() string {
+	switch {
+	case a.Key != nil:
+		return a.Key.ID
+	case a.Keyless != nil:
+		return a.Keyless.ID
+	}
+	return ""
 }
 
 // Key is a public key ready to verify signatures, in both cosign formats.

@@ -102,11 +102,7 @@ func cacheKey(digest string, authorities []Authority) string {
 	}
 	ids := make([]string, 0, len(authorities))
 	for _, a := range authorities {
-		keyID := ""
-		if a.Key != nil {
-			keyID = a.Key.ID
-		}
-		ids = append(ids, a.ID+"|"+keyID)
+		ids = append(ids, a.ID+"|"+a.SignerID())
 	}
 	slices.Sort(ids)
 	h := sha256.New()

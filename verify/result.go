@@ -1,6 +1,9 @@
 package verify
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Result is what gatehouse established about one image. It is JSON-tagged
 // because it is also the per-image part of the audit record and, later, of
@@ -36,12 +39,80 @@ type Result struct {
 
 // Signature is one verified signature.
 type Signature struct {
-	// Authority is the ID of the authority whose key verified it.
+	// Authority is the ID of the authority whose key or identity verified it.
 	Authority string `json:"authority"`
-	// Type is the signature scheme, e.g. "cosign-key".
+	// Type is the signature scheme, e.g. "cosign-key" or "cosign-keyless-bundle".
 	Type string `json:"type"`
-	// KeyID identifies the key: sha256 of its PKIX encoding.
-	KeyID string `json:"keyID"`
+	// KeyID identifies the key: sha256 of its PKIX encoding. Empty for
+	// keyless signatures.
+	KeyID string `json:"keyID,omitempty"`
+	// Certificate is the identity in the signing certificate of a keyless
+	// signature.
+	Certificate *Certificate `json:"certificate,omitempty"`
+	// LogEntries are the transparency log entries of a keyless signature
+	// that verified.
+	LogEntries []LogEntry `json:"logEntries,omitempty"`
+	// Timestamps are the verified times at which the signing certificate
+	// of a keyless signature was checked: log entry times and RFC 3161
+	// timestamps.
+	Timestamps []Timestamp `json:"timestamps,omitempty"`
+}
+
+// Certificate is what a Fulcio signing certificate says about its holder.
+// Subject and Issuer are always set; the others come from Fulcio's
+// certificate extensions and are empty when the issuer did not set them
+// (the GitHub ones are set for GitHub Actions workflows).
+type Certificate struct {
+	// Subject is the subject alternative name: an email address or a URI,
+	// such as https://github.com/org/repo/.github/workflows/release.yaml@refs/heads/main.
+	Subject string `json:"subject"`
+	// Issuer is the OIDC issuer that vouched for the subject, such as
+	// https://token.actions.githubusercontent.com.
+	Issuer string `json:"issuer"`
+	// GitHubWorkflowRepository is the repository the workflow ran in (org/repo).
+	GitHubWorkflowRepository string `json:"githubWorkflowRepository,omitempty"`
+	// GitHubWorkflowRef is the git ref the workflow ran on (refs/heads/main).
+	GitHubWorkflowRef string `json:"githubWorkflowRef,omitempty"`
+	// GitHubWorkflowName is the workflow's name.
+	GitHubWorkflowName string `json:"githubWorkflowName,omitempty"`
+	// GitHubWorkflowSHA is the commit the workflow ran on.
+	GitHubWorkflowSHA string `json:"githubWorkflowSHA,omitempty"`
+	// GitHubWorkflowTrigger is the event that started the workflow (push, release...).
+	GitHubWorkflowTrigger string `json:"githubWorkflowTrigger,omitempty"`
+	// SourceRepositoryURI is the source repository the build ran from.
+	SourceRepositoryURI string `json:"sourceRepositoryURI,omitempty"`
+	// SourceRepositoryRef is the source ref the build ran from.
+	SourceRepositoryRef string `json:"sourceRepositoryRef,omitempty"`
+	// SourceRepositoryDigest is the source commit the build ran from.
+	SourceRepositoryDigest string `json:"sourceRepositoryDigest,omitempty"`
+	// BuildSignerURI is the build instructions that signed (the workflow file at a ref).
+	BuildSignerURI string `json:"buildSignerURI,omitempty"`
+	// BuildTrigger is the event that started the build.
+	BuildTrigger string `json:"buildTrigger,omitempty"`
+	// RunInvocationURI is the build run that signed.
+	RunInvocationURI string `json:"runInvocationURI,omitempty"`
+	// RunnerEnvironment is github-hosted or self-hosted.
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
+}
+
+// LogEntry is one transparency log entry.
+type LogEntry struct {
+	// LogID is the hex SHA-256 of the log's public key.
+	LogID string `json:"logID"`
+	// Index is the entry's index in the log.
+	Index int64 `json:"index"`
+	// IntegratedTime is when the log recorded the entry, if it says.
+	IntegratedTime *time.Time `json:"integratedTime,omitempty"`
+}
+
+// Timestamp is one verified time of a signature.
+type Timestamp struct {
+	// Source is "tlog" (a log entry's signed time) or "tsa" (an RFC 3161
+	// timestamp authority).
+	Source string `json:"source"`
+	// URI is the log's or the authority's, as the trusted root names it.
+	URI  string    `json:"uri,omitempty"`
+	Time time.Time `json:"time"`
 }
 
 // SignedBy reports whether an authority's signature verified.

@@ -167,6 +167,9 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, digest
 const (
 	TypeCosignLegacy = "cosign-key"        // sha256-<hex>.sig tag, simple signing payload
 	TypeCosignBundle = "cosign-key-bundle" // sigstore bundle referrer (cosign v3)
+	// TypeCosignKeylessBundle: sigstore bundle referrer signed with a
+	// Fulcio certificate (cosign v3 keyless).
+	TypeCosignKeylessBundle = "cosign-keyless-bundle"
 )
 
 func checkLegacy(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
@@ -182,6 +185,11 @@ func checkLegacy(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, 
 }
 
 func checkBundles(a Authority, bundles [][]byte, digest v1.Hash) (Signature, bool) {
+	if a.Keyless != nil {
+		s, ok := a.Keyless.check(bundles, digest)
+		s.Authority = a.ID
+		return s, ok
+	}
 	if a.Key == nil {
 		return Signature{}, false
 	}

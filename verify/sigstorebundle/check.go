@@ -14,7 +14,7 @@ import (
 // SignPredicateType is the predicate type of a cosign v3 image signature.
 const SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 
-// Errors of Check.
+// Errors of Check and Keyless.Check.
 var (
 	// ErrBundle: the bundle is malformed or does not verify.
 	ErrBundle = errors.New("sigstore bundle does not verify")
@@ -28,29 +28,46 @@ var (
 // the bundle, key signatures verify as cosign verify --key does with the
 // log disabled.
 func Check(raw []byte, trusted root.TrustedMaterial, digest v1.Hash) error {
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(raw); err != nil {
-		return fmt.Errorf("%w: %v", ErrBundle, err)
-	}
-	if b.GetDsseEnvelope() == nil {
-		return fmt.Errorf("%w: no DSSE envelope", ErrNotASignature)
+	b, err := parse(raw)
+	if err != nil {
+		return err
 	}
 	v, err := sgverify.NewVerifier(trusted, sgverify.WithNoObserverTimestamps())
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBundle, err)
 	}
+	_, err = verifySignature(v, b, digest, sgverify.WithKey())
+	return err
+}
+
+// parse reads a bundle that holds a DSSE envelope, as cosign v3 signatures do.
+func parse(raw []byte) (*bundle.Bundle, error) {
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	if b.GetDsseEnvelope() == nil {
+		return nil, fmt.Errorf("%w: no DSSE envelope", ErrNotASignature)
+	}
+	return &b, nil
+}
+
+// verifySignature verifies b with v: the envelope's statement must name
+// digest as its subject and be a cosign image signature; who may have
+// signed is the policy options' to say (a key, or certificate identities).
+func verifySignature(v *sgverify.Verifier, b *bundle.Bundle, digest v1.Hash, signer ...sgverify.PolicyOption) (*sgverify.VerificationResult, error) {
 	want, err := hex.DecodeString(digest.Hex)
 	if err != nil {
-		return fmt.Errorf("%w: digest: %v", ErrBundle, err)
+		return nil, fmt.Errorf("%w: digest: %v", ErrBundle, err)
 	}
-	res, err := v.Verify(&b, sgverify.NewPolicy(sgverify.WithArtifactDigest(digest.Algorithm, want), sgverify.WithKey()))
+	res, err := v.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest(digest.Algorithm, want), signer...))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBundle, err)
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
 	// cosign verify does not look at the predicate type; gatehouse does, so
 	// an attestation cannot pass for a signature.
 	if res.Statement == nil || res.Statement.GetPredicateType() != SignPredicateType {
-		return fmt.Errorf("%w: predicate type %q", ErrNotASignature, res.Statement.GetPredicateType())
+		return nil, fmt.Errorf("%w: predicate type %q", ErrNotASignature, res.Statement.GetPredicateType())
 	}
-	return nil
+	return res, nil
 }

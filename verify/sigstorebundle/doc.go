@@ -7,6 +7,8 @@
 // Fetch does the I/O through the narrow Source port and trusts nothing the
 // registry says about the artifacts: it reads each manifest and keeps those
 // that hold exactly one bundle layer and name the image as their subject.
-// Check is pure: sigstore-go verifies the envelope against the trusted
-// material and the statement's subject against the digest.
+// Check (key signatures) and Keyless.Check (keyless signatures: Fulcio
+// certificates, transparency log entries and timestamps checked against a
+// trusted root) are pure: sigstore-go verifies the envelope against the
+// trusted material and the statement's subject against the digest.
 package sigstorebundle

@@ -34,13 +34,7 @@ const (
 // log: a v0.3 bundle whose DSSE envelope holds an in-toto statement with
 // subject digest and the given predicate type, signed with key.
 func Bundle(key *Key, subject v1.Hash, predicateType string) ([]byte, error) {
-	st := &intoto.Statement{
-		Type:          intoto.StatementTypeUri,
-		Subject:       []*intoto.ResourceDescriptor{{Digest: map[string]string{subject.Algorithm: subject.Hex}}},
-		PredicateType: predicateType,
-		Predicate:     &structpb.Struct{},
-	}
-	payload, err := protojson.Marshal(st)
+	payload, err := statement(subject, predicateType)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +60,17 @@ func Bundle(key *Key, subject v1.Hash, predicateType string) ([]byte, error) {
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
 			Payload: payload, PayloadType: inTotoPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
 		}},
+	})
+}
+
+// statement is the in-toto statement cosign v3 signs: subject the image
+// digest, the given predicate type, an empty predicate.
+func statement(subject v1.Hash, predicateType string) ([]byte, error) {
+	return protojson.Marshal(&intoto.Statement{
+		Type:          intoto.StatementTypeUri,
+		Subject:       []*intoto.ResourceDescriptor{{Digest: map[string]string{subject.Algorithm: subject.Hex}}},
+		PredicateType: predicateType,
+		Predicate:     &structpb.Struct{},
 	})
 }
 

@@ -73,12 +73,15 @@ type ImageGlob struct {
 	Glob string `json:"glob"`
 }
 
-// Authority is one trusted signer.
+// Authority is one trusted signer: set exactly one of Key and Keyless.
 type Authority struct {
 	// Name identifies the authority in messages, metrics and audit records.
 	Name string `json:"name"`
 	// Key trusts cosign signatures made with one key.
 	Key *KeyAuthority `json:"key,omitempty"`
+	// Keyless trusts cosign v3 keyless signatures: sigstore bundles signed
+	// with a short-lived certificate issued to one of the given identities.
+	Keyless *KeylessAuthority `json:"keyless,omitempty"`
 }
 
 // KeyAuthority trusts cosign signatures made with a key pair. Give the
@@ -102,6 +105,61 @@ type SecretKeyRef struct {
 	// Name of the Secret.
 	Name string `json:"name"`
 	// Key is the data key holding the PEM public key (default "cosign.pub").
+	Key string `json:"key,omitempty"`
+}
+
+// KeylessAuthority trusts cosign v3 keyless signatures (sigstore bundles
+// attached as OCI referrers) whose certificate was issued by a certificate
+// authority of the trusted root to one of the identities.
+type KeylessAuthority struct {
+	// Identities a signing certificate must match (any one of them).
+	Identities []Identity `json:"identities"`
+	// TrustedRoot is a sigstore trusted_root.json: Fulcio CAs, Rekor and
+	// CT log keys, timestamp authorities. Nothing is fetched from the network.
+	TrustedRoot TrustedRootSource `json:"trustedRoot"`
+	// TransparencyLogThreshold is how many distinct transparency logs of the
+	// trusted root must hold a verified entry of the signature (default 1).
+	// 0 requires an RFC 3161 signed timestamp instead, for deployments
+	// without a log. When the trusted root lists CT logs, the certificate
+	// must also carry a signed certificate timestamp.
+	TransparencyLogThreshold *int32 `json:"transparencyLogThreshold,omitempty"`
+}
+
+// Identity is who a signing certificate must have been issued to. Set the
+// issuer exactly or by issuerRegExp, and the subject exactly or by
+// subjectRegExp. A regular expression must match the whole value: it starts
+// with ^ and ends with $, or the policy is refused.
+type Identity struct {
+	// Issuer is the exact OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+	Issuer string `json:"issuer,omitempty"`
+	// IssuerRegExp matches the OIDC issuer (Go RE2 syntax, anchored ^...$).
+	IssuerRegExp string `json:"issuerRegExp,omitempty"`
+	// Subject is the exact subject alternative name of the certificate: an
+	// email address, or a URI such as
+	// https://github.com/org/repo/.github/workflows/release.yaml@refs/heads/main.
+	Subject string `json:"subject,omitempty"`
+	// SubjectRegExp matches the subject (Go RE2 syntax, anchored ^...$).
+	SubjectRegExp string `json:"subjectRegExp,omitempty"`
+}
+
+// TrustedRootSource gives a trusted root inline (Data) or in a ConfigMap
+// (ConfigMapRef), not both.
+type TrustedRootSource struct {
+	// Data is the trusted_root.json document itself.
+	Data string `json:"data,omitempty"`
+	// ConfigMapRef names a ConfigMap that holds the trusted_root.json.
+	// Gatehouse reads it when the policy loads and again every minute.
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
+}
+
+// ConfigMapKeyRef names one key of a ConfigMap.
+type ConfigMapKeyRef struct {
+	// Namespace of the ConfigMap. Required for a ClusterImagePolicy; an
+	// ImagePolicy may only name its own namespace, the default.
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the ConfigMap.
+	Name string `json:"name"`
+	// Key is the data key holding the trusted root (default "trusted_root.json").
 	Key string `json:"key,omitempty"`
 }
 

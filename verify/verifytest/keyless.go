@@ -1,0 +1,215 @@
+package verifytest
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"maps"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Sigstore is an in-memory Sigstore instance (sigstore-go's virtual
+// Sigstore): a Fulcio CA, a Rekor log, a timestamp authority and a CT log
+// that mint real certificates, log entries and timestamps, so keyless
+// signing is tested without a network.
+type Sigstore struct{ vs *ca.VirtualSigstore }
+
+// NewSigstore starts a virtual Sigstore. Its CA and log keys are valid for
+// about an hour.
+func NewSigstore(t testing.TB) *Sigstore {
+	t.Helper()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Sigstore{vs: vs}
+}
+
+// RootOptions shape a trusted root.
+type RootOptions struct {
+	// CTLog lists the instance's CT log, so verifiers require SCTs (which
+	// virtual certificates do not carry).
+	CTLog bool
+	// MoreLogs adds the transparency logs of other instances.
+	MoreLogs []*Sigstore
+}
+
+// TrustedRoot returns a trusted_root.json naming the instance's CA,
+// transparency log and timestamp authority.
+func (s *Sigstore) TrustedRoot(t testing.TB, o RootOptions) string {
+	t.Helper()
+	logs := s.logs()
+	for _, other := range o.MoreLogs {
+		maps.Copy(logs, other.logs())
+	}
+	var ct map[string]*root.TransparencyLog
+	if o.CTLog {
+		ct = rawLogIDs(s.vs.CTLogs())
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, s.vs.FulcioCertificateAuthorities(), ct, s.vs.TimestampingAuthorities(), logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(js)
+}
+
+func (s *Sigstore) logs() map[string]*root.TransparencyLog { return rawLogIDs(s.vs.RekorLogs()) }
+
+// rawLogIDs fixes the virtual Sigstore's log IDs: it keeps the hex string's
+// bytes where a trusted root holds the raw SHA-256 of the key.
+func rawLogIDs(logs map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
+	for id, l := range logs {
+		l.ID, _ = hex.DecodeString(id)
+	}
+	return logs
+}
+
+// KeylessOptions shape a keyless bundle. The zero value is what cosign v3
+// sign makes: one log entry with inclusion proof and promise, and an RFC
+// 3161 timestamp.
+type KeylessOptions struct {
+	// Predicate is the statement's predicate type (default: a signature).
+	Predicate string
+	// NoLogEntry leaves out the log entry: timestamps only.
+	NoLogEntry bool
+	// NoTimestamp leaves out the RFC 3161 timestamp.
+	NoTimestamp bool
+	// SameLogAgain adds a second entry in the same log at another index.
+	SameLogAgain bool
+	// AlsoLogIn adds an entry in each of these instances' logs.
+	AlsoLogIn []*Sigstore
+}
+
+// KeylessBundle makes what cosign v3 sign makes without a key: a v0.3
+// bundle with a certificate issued to subject by issuer (the OIDC issuer),
+// over an in-toto statement naming digest.
+func (s *Sigstore) KeylessBundle(digest v1.Hash, subject, issuer string, o KeylessOptions) ([]byte, error) {
+	if o.Predicate == "" {
+		o.Predicate = SignPredicateType
+	}
+	st, err := statement(digest, o.Predicate)
+	if err != nil {
+		return nil, err
+	}
+	// The certificate is valid for 10 minutes from now: log it inside.
+	ent, err := s.vs.AttestAtTime(subject, issuer, st, time.Now().Add(time.Minute), true)
+	if err != nil {
+		return nil, err
+	}
+	vc, _ := ent.VerificationContent()
+	sc, _ := ent.SignatureContent()
+	env := sc.EnvelopeContent().RawEnvelope()
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		return nil, err
+	}
+	material := &protobundle.VerificationMaterial{
+		Content:                   &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: vc.Certificate().Raw}},
+		TimestampVerificationData: &protobundle.TimestampVerificationData{},
+	}
+	if !o.NoTimestamp {
+		tss, _ := ent.Timestamps()
+		for _, ts := range tss {
+			material.TimestampVerificationData.Rfc3161Timestamps = append(material.TimestampVerificationData.Rfc3161Timestamps, &protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts})
+		}
+	}
+	if !o.NoLogEntry {
+		entries, _ := ent.TlogEntries()
+		first, err := s.promise(entries[0].TransparencyLogEntry())
+		if err != nil {
+			return nil, err
+		}
+		material.TlogEntries = append(material.TlogEntries, first)
+		if o.SameLogAgain {
+			again := proto.Clone(first).(*protorekor.TransparencyLogEntry)
+			again.LogIndex++
+			again.InclusionProof = nil // the proof is for the first index; the promise stands alone
+			if again, err = s.promise(again); err != nil {
+				return nil, err
+			}
+			material.TlogEntries = append(material.TlogEntries, again)
+		}
+		for _, other := range o.AlsoLogIn {
+			e, err := other.vs.GenerateTlogEntry(vc.Certificate(), env, sig, entries[0].IntegratedTime().Unix(), true)
+			if err != nil {
+				return nil, err
+			}
+			tle, err := other.promise(e.TransparencyLogEntry())
+			if err != nil {
+				return nil, err
+			}
+			material.TlogEntries = append(material.TlogEntries, tle)
+		}
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return protojson.Marshal(&protobundle.Bundle{
+		MediaType:            BundleMediaType,
+		VerificationMaterial: material,
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: payload, PayloadType: env.PayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+		}},
+	})
+}
+
+// promise completes an entry built by the virtual Sigstore as Rekor v1
+// returns it: the kind and version of the entry, and a signed entry
+// timestamp over its current fields.
+func (s *Sigstore) promise(tle *protorekor.TransparencyLogEntry) (*protorekor.TransparencyLogEntry, error) {
+	if tle == nil || tle.LogId == nil {
+		return nil, errors.New("virtual Sigstore made no log entry")
+	}
+	tle.KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
+	set, err := s.vs.RekorSignPayload(tlog.RekorPayload{
+		Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
+		IntegratedTime: tle.IntegratedTime,
+		LogIndex:       tle.LogIndex,
+		LogID:          hex.EncodeToString(tle.LogId.KeyId),
+	})
+	if err != nil {
+		return nil, err
+	}
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	return tle, nil
+}
+
+// SignBundleKeyless signs digest in repo the cosign v3 keyless way, with a
+// certificate of s issued to subject by issuer.
+func SignBundleKeyless(t testing.TB, repo string, digest v1.Hash, s *Sigstore, subject, issuer string, o KeylessOptions) {
+	t.Helper()
+	b, err := s.KeylessBundle(digest, subject, issuer, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AttachBundle(repo, digest, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// LogID is the hex ID of the instance's transparency log.
+func (s *Sigstore) LogID() string {
+	id, err := s.vs.RekorLogID()
+	if err != nil {
+		panic(err) // the key was generated by the virtual Sigstore: cannot fail
+	}
+	return id
+}
