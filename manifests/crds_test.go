@@ -58,6 +58,7 @@ type schema struct {
 	Items       *schema           `json:"items"`
 	Enum        []string          `json:"enum"`
 	MinItems    *int64            `json:"minItems"`
+	MaxItems    *int64            `json:"maxItems"`
 	MinLength   *int64            `json:"minLength"`
 	MaxLength   *int64            `json:"maxLength"`
 	Pattern     string            `json:"pattern"`
@@ -269,6 +270,7 @@ func checkSpecRules(t *testing.T, spec schema) {
 	t.Helper()
 	authority := spec.Properties["authorities"].Items
 	key := authority.Properties["key"]
+	notation := authority.Properties["notation"]
 	name := authority.Properties["name"]
 	one := func(n *int64) bool { return n != nil && *n == 1 }
 	tests := []struct {
@@ -279,7 +281,15 @@ func checkSpecRules(t *testing.T, spec schema) {
 		{"non-empty glob", one(spec.Properties["images"].Items.Properties["glob"].MinLength)},
 		{"at least one authority", one(spec.Properties["authorities"].MinItems)},
 		{"authority name is a DNS label", name.Pattern == "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" && name.MaxLength != nil && *name.MaxLength == 63},
-		{"each authority sets exactly one of key and keyless", len(authority.Validations) == 1 && authority.Validations[0].Rule == "has(self.key) != has(self.keyless)"},
+		{"each authority sets exactly one of key, keyless and notation", len(authority.Validations) == 1 &&
+			authority.Validations[0].Rule == "(has(self.key) ? 1 : 0) + (has(self.keyless) ? 1 : 0) + (has(self.notation) ? 1 : 0) == 1"},
+		{"notation identities never \"*\"", len(notation.Properties["trustedIdentities"].Validations) == 1 &&
+			notation.Properties["trustedIdentities"].Validations[0].Rule == "!self.exists(i, i == '*')" && one(notation.Properties["trustedIdentities"].MinItems)},
+		{"notation needs a ca or signingAuthority store", len(notation.Validations) == 1 &&
+			notation.Validations[0].Rule == "self.trustStores.exists(s, s.type == 'ca' || s.type == 'signingAuthority')"},
+		{"notation store types", slices.Equal(notation.Properties["trustStores"].Items.Properties["type"].Enum, []string{"ca", "signingAuthority", "tsa"})},
+		// audit and skip would accept a signature whatever certificate made it.
+		{"notation levels", slices.Equal(notation.Properties["level"].Enum, []string{"strict", "permissive"}) && notation.Properties["level"].Default == "strict"},
 		{"non-empty key data", one(key.Properties["data"].MinLength)},
 		{"hash algorithms", slices.Equal(key.Properties["hashAlgorithm"].Enum, []string{"sha256", "sha384", "sha512"})},
 		{"require values", slices.Equal(spec.Properties["require"].Enum, []string{string(v1alpha1.RequireAll), string(v1alpha1.RequireAny)})},

@@ -183,13 +183,16 @@ func (p *Policy) compileAuthority(ctx context.Context, o Object, a v1alpha1.Auth
 		return verify.Authority{}, errors.New("name must be a DNS label (lowercase letters, digits, '-')")
 	case duplicate:
 		return verify.Authority{}, errors.New("name is used twice in this policy")
-	case a.Key != nil && a.Keyless != nil:
-		return verify.Authority{}, errors.New("set key or keyless, not both: make two authorities to trust both")
+	case countSet(a.Key != nil, a.Keyless != nil, a.Notation != nil) > 1:
+		return verify.Authority{}, errors.New("set one of key, keyless and notation: make one authority for each signer to trust")
+	case a.Notation != nil:
+		nt, err := compileNotation(ctx, o, a.Notation, secrets)
+		return verify.Authority{ID: id, Notation: nt}, err
 	case a.Keyless != nil:
 		kl, err := compileKeyless(ctx, o, a.Keyless, secrets)
 		return verify.Authority{ID: id, Keyless: kl}, err
 	case a.Key == nil:
-		return verify.Authority{}, errors.New("name a key or keyless identities: key.data holds the PEM public key, or key.secretRef names a Secret that does; keyless.identities and keyless.trustedRoot trust certificates")
+		return verify.Authority{}, errors.New("name a key, keyless identities or a notation trust: key.data holds the PEM public key, or key.secretRef names a Secret that does; keyless.identities and keyless.trustedRoot trust certificates; notation.trustStores and notation.trustedIdentities trust Notary Project signatures")
 	}
 	pem, err := keyPEM(ctx, o, a.Key, secrets)
 	if err != nil {
@@ -202,9 +205,22 @@ func (p *Policy) compileAuthority(ctx context.Context, o Object, a v1alpha1.Auth
 	return verify.Authority{ID: id, Key: key}, nil
 }
 
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
 func signerKind(a verify.Authority) string {
-	if a.Keyless != nil {
+	switch {
+	case a.Keyless != nil:
 		return "keyless identities and trusted root"
+	case a.Notation != nil:
+		return "notation trust stores, identities and level"
 	}
 	return "key"
 }

@@ -68,6 +68,9 @@ func (s subject) signature(authorityID string) (verify.Signature, bool) {
 // identity. Authorities satisfied by the same signer count once, so
 // overlapping keyless identities cannot turn one signature into two.
 func signer(sig verify.Signature) string {
+	if sig.Notation != nil {
+		return "notation\x00" + sig.Notation.Subject
+	}
 	if sig.Certificate != nil {
 		return "keyless\x00" + sig.Certificate.Issuer + "\x00" + sig.Certificate.Subject
 	}
@@ -118,18 +121,21 @@ func (p *Policy) failureMessage(s subject, repository string, missing []string, 
 	default:
 		need = fmt.Sprintf("valid signatures from %d of its %d authorities (%d found); missing: %s", p.Need, len(p.Authorities), signed, strings.Join(missing, ", "))
 	}
-	keyless := p.keylessOnly()
+	kind := p.signerKind()
 	if s.found == 0 {
-		example := "cosign sign --key <key>"
-		if keyless {
-			example = "cosign sign"
+		example := map[string]string{"keyless": "cosign sign", "notation": "notation sign --key <key>"}[kind]
+		if example == "" {
+			example = "cosign sign --key <key>"
 		}
 		return fmt.Sprintf("%s is not signed; %s requires %s. Fix: sign the image by digest, e.g. %s %s@%s",
 			s, p.ID, need, example, repository, s.digest)
 	}
 	from, fix := "none from a trusted key", "sign with a key the policy trusts, or add the signer's key to the policy"
-	if keyless {
+	switch kind {
+	case "keyless":
 		from, fix = "none from a trusted identity", "sign as an identity the policy trusts (check the certificate's subject and issuer), or add that identity to the policy"
+	case "notation":
+		from, fix = "none from a trusted certificate", "sign with a certificate from the policy's trust stores whose subject is one of its trusted identities, or add that subject to the policy"
 	}
 	if signed > 0 {
 		from = fmt.Sprintf("%d from the policy's authorities", signed)
@@ -138,19 +144,31 @@ func (p *Policy) failureMessage(s subject, repository string, missing []string, 
 		s, s.found, from, p.ID, need, fix)
 }
 
-// keylessOnly reports whether every authority of p is keyless, to word
-// advice for those who sign without keys.
-func (p *Policy) keylessOnly() bool {
-	for _, a := range p.Authorities {
-		if a.Keyless == nil {
-			return false
+// signerKind is "keyless" or "notation" when every authority of p is of
+// that kind, "" otherwise, to word advice for how its signers sign.
+func (p *Policy) signerKind() string {
+	kind := ""
+	for i, a := range p.Authorities {
+		k := ""
+		switch {
+		case a.Keyless != nil:
+			k = "keyless"
+		case a.Notation != nil:
+			k = "notation"
 		}
+		if i > 0 && k != kind {
+			return ""
+		}
+		kind = k
 	}
-	return len(p.Authorities) > 0
+	return kind
 }
 
 // describe names what an authority trusts, for messages.
 func describe(a verify.Authority) string {
+	if a.Notation != nil {
+		return describeNotation(a.Notation)
+	}
 	if a.Keyless == nil {
 		return "key " + short(a.Key.ID)
 	}

@@ -81,7 +81,7 @@ func TestCompileKeyless(t *testing.T) {
 			a := keylessAuthority("ci", inline, exact)
 			a.Key = &v1alpha1.KeyAuthority{Data: newKeyPEM(t)}
 			return keylessPolicy(cip, "", a)
-		}(), wantErr: "set key or keyless, not both"},
+		}(), wantErr: "set one of key, keyless and notation"},
 		{name: "the same signer twice", o: keylessPolicy(cip, "", keylessAuthority("ci", inline, exact), keylessAuthority("release", inline, exact)),
 			wantErr: `same keyless identities and trusted root as authority "ci"`},
 		{name: "keyless next to a key", o: keylessPolicy(cip, "", keylessAuthority("ci", inline, exact), keyAuthority("release", newKeyPEM(t)))},

@@ -116,9 +116,11 @@ func refNamespace(o Object, field, kind, name string, namespace *string) error {
 }
 
 // usesCluster reports whether o reads anything from the cluster: a key from
-// a Secret or a trusted root from a ConfigMap.
+// a Secret, a trusted root from a ConfigMap, or a notation trust store from
+// either.
 func usesCluster(o Object) bool {
 	return slices.ContainsFunc(o.Spec.Authorities, func(a v1alpha1.Authority) bool {
-		return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil)
+		return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil) ||
+			(a.Notation != nil && usesClusterStores(a.Notation))
 	})
 }

@@ -20,18 +20,23 @@ type Authority struct {
 	// Key verifies cosign signatures made with a key pair.
 	Key *Key
 	// Keyless verifies cosign v3 keyless signatures (sigstore bundles
-	// signed with Fulcio certificates). Exactly one of Key and Keyless is set.
+	// signed with Fulcio certificates).
 	Keyless *Keyless
+	// Notation verifies Notary Project signatures. Exactly one of Key,
+	// Keyless and Notation is set.
+	Notation *Notation
 }
 
 // SignerID identifies what the authority trusts: its key's ID, or its
-// keyless ID. Two authorities with the same SignerID are one signer.
+// keyless or notation ID. Two authorities with the same SignerID are one signer.
 func (a Authority) SignerID() string {
 	switch {
 	case a.Key != nil:
 		return a.Key.ID
 	case a.Keyless != nil:
 		return a.Keyless.ID
+	case a.Notation != nil:
+		return a.Notation.ID
 	}
 	return ""
 }

@@ -5,6 +5,7 @@
 //
 // The pipeline is resolve (registry), fetch signatures (registry), check
 // signatures (pure). Registry I/O lives in verify/registry, format knowledge
-// in one package per signature format (verify/cosign). Each step runs under
+// in one package per signature format (verify/cosign, verify/sigstorebundle,
+// verify/notation). Each step runs under
 // its own deadline inside the caller's.
 package verify

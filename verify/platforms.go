@@ -72,7 +72,7 @@ func (v *Verifier) verifyPlatforms(ctx context.Context, repo *registry.Repo, raw
 			continue
 		}
 		pr := PlatformResult{Platform: m.Platform.String(), Digest: m.Digest.String()}
-		sr, ferr := v.signaturesOf(ctx, repo, m.Digest, authorities)
+		sr, ferr := v.signaturesOf(ctx, repo, v1.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, authorities)
 		if ferr != nil {
 			return ferr
 		}

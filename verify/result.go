@@ -41,7 +41,8 @@ type Result struct {
 type Signature struct {
 	// Authority is the ID of the authority whose key or identity verified it.
 	Authority string `json:"authority"`
-	// Type is the signature scheme, e.g. "cosign-key" or "cosign-keyless-bundle".
+	// Type is the signature scheme, e.g. "cosign-key",
+	// "cosign-keyless-bundle" or "notation".
 	Type string `json:"type"`
 	// KeyID identifies the key: sha256 of its PKIX encoding. Empty for
 	// keyless signatures.
@@ -56,6 +57,8 @@ type Signature struct {
 	// of a keyless signature was checked: log entry times and RFC 3161
 	// timestamps.
 	Timestamps []Timestamp `json:"timestamps,omitempty"`
+	// Notation is the signer of a notation signature.
+	Notation *NotationSignature `json:"notation,omitempty"`
 }
 
 // Certificate is what a Fulcio signing certificate says about its holder.

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"gatehouse.dev/gatehouse/verify/cosign"
+	"gatehouse.dev/gatehouse/verify/notation"
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/verify/sigstorebundle"
 )
@@ -78,7 +80,8 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 		return res
 	}
 	res.Index = m.IsIndex()
-	sr, ferr := v.signaturesOf(ctx, repo, m.Digest, req.Authorities)
+	target := v1.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Raw))}
+	sr, ferr := v.signaturesOf(ctx, repo, target, req.Authorities)
 	if ferr != nil {
 		res.Error = ferr
 		return res
@@ -121,9 +124,11 @@ type signed struct {
 	cached     bool
 }
 
-// signaturesOf returns how many signatures digest carries and which
-// authorities' verified, from the cache or the registry.
-func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, digest v1.Hash, authorities []Authority) (signed, *Error) {
+// signaturesOf returns how many signatures the manifest target carries and
+// which authorities' verified, from the cache or the registry. Each format
+// is fetched only when the formats before it left authorities unsatisfied.
+func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, authorities []Authority) (signed, *Error) {
+	digest := target.Digest
 	key := cacheKey(digest.String(), authorities)
 	var hit Result
 	if v.fromCache(key, &hit) {
@@ -151,10 +156,17 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, digest
 			return signed{}, registryFailure(what, err)
 		}
 		res.found += len(bundles)
-		for _, a := range missing {
-			if s, ok := checkBundles(a, bundles, digest); ok {
+		missing = slices.DeleteFunc(missing, func(a Authority) bool {
+			s, ok := checkBundles(a, bundles, digest)
+			if ok {
 				res.signatures = append(res.signatures, s)
 			}
+			return ok
+		})
+	}
+	if slices.ContainsFunc(missing, func(a Authority) bool { return a.Notation != nil }) {
+		if err := checkNotation(ctx, repo, target, missing, &res); err != nil {
+			return signed{}, registryFailure(what, err)
 		}
 	}
 	if v.opts.Cache != nil {
@@ -199,6 +211,27 @@ func checkBundles(a Authority, bundles [][]byte, digest v1.Hash) (Signature, boo
 		}
 	}
 	return Signature{}, false
+}
+
+// checkNotation fetches the notation signatures of target and adds to res
+// those of the notation authorities among missing.
+func checkNotation(ctx context.Context, repo *registry.Repo, target v1.Descriptor, missing []Authority, res *signed) error {
+	sigs, err := notation.Fetch(ctx, repo, target.Digest)
+	if err != nil {
+		return err
+	}
+	res.found += len(sigs)
+	ref := repo.Name().String() + "@" + target.Digest.String()
+	for _, a := range missing {
+		if a.Notation == nil {
+			continue
+		}
+		if s, ok := a.Notation.check(ctx, sigs, target, ref); ok {
+			s.Authority = a.ID
+			res.signatures = append(res.signatures, s)
+		}
+	}
+	return nil
 }
 
 func (v *Verifier) step(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -15,14 +15,15 @@ const (
 	ToolEtcd          = "etcd"
 	ToolKubeAPIServer = "kube-apiserver"
 	ToolRegistry      = "docker-registry"
-	ToolCosign        = "cosign"  // cosign v2
-	ToolCosign3       = "cosign3" // cosign v3 (sigstore bundles as OCI 1.1 referrers)
-	ToolZot           = "zot"     // zot, a registry with the referrers API
+	ToolCosign        = "cosign"   // cosign v2
+	ToolCosign3       = "cosign3"  // cosign v3 (sigstore bundles as OCI 1.1 referrers)
+	ToolZot           = "zot"      // zot, a registry with the referrers API
+	ToolNotation      = "notation" // notation v1.3: Notary Project signatures (JWS or COSE)
 )
 
 // Tools holds absolute paths of the binaries the harness runs. A field is
 // empty when FindTools did not find that tool.
-type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign, Cosign3, Zot string }
+type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign, Cosign3, Zot, Notation string }
 
 // MissingToolError reports tools that FindTools could not find.
 type MissingToolError struct {
@@ -71,6 +72,7 @@ func FindTools() (Tools, error) {
 		Cosign:        find(ToolCosign),
 		Cosign3:       find(ToolCosign3),
 		Zot:           find(ToolZot),
+		Notation:      find(ToolNotation),
 	}
 	if len(missing) > 0 {
 		return t, &MissingToolError{Missing: missing, Dir: dir}

@@ -1,8 +1,8 @@
 // Package stack brings up everything gatehouse runs against, for real, on
 // loopback: etcd, kube-apiserver, an OCI registry, gatehouse's CRDs and
 // webhook configurations (the shipped YAML, pointed at a local URL), and the
-// gatehouse binary itself, plus cosign to sign images. The e2e tests and the
-// demo both stand on it.
+// gatehouse binary itself, plus cosign and notation to sign images. The e2e
+// tests and the demo both stand on it.
 package stack
 
 import (
@@ -48,9 +48,10 @@ type Stack struct {
 	Registry  string // host:port of the OCI registry without the referrers API (docker-registry)
 	Zot       string // host:port of the OCI registry with the referrers API (zot)
 	Gatehouse *env.Proc
-	ProbeURL  string  // http://127.0.0.1:port of /healthz, /readyz, /metrics
-	Cosign    *Cosign // cosign v2: legacy .sig signatures
-	Cosign3   *Cosign // cosign v3: sigstore bundles as referrers
+	ProbeURL  string    // http://127.0.0.1:port of /healthz, /readyz, /metrics
+	Cosign    *Cosign   // cosign v2: legacy .sig signatures
+	Cosign3   *Cosign   // cosign v3: sigstore bundles as referrers
+	Notation  *Notation // notation: Notary Project signatures (JWS or COSE)
 	opts      Options
 }
 
@@ -83,6 +84,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if s.Cosign3, err = NewCosign(ctx, o.Tools.Cosign3, filepath.Join(o.Dir, "cosign3")); err != nil {
+		return nil, err
+	}
+	if s.Notation, err = NewNotation(ctx, o.Tools.Notation, filepath.Join(o.Dir, "notation")); err != nil {
 		return nil, err
 	}
 	if err := s.install(ctx); err != nil {

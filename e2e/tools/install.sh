@@ -4,7 +4,8 @@
 #
 #   apt:   etcd-server, docker-registry, iproute2 (only when missing)
 #   build: kube-apiserver (e2e/tools/kube), cosign v2 (e2e/tools/cosign),
-#          cosign3 (e2e/tools/cosign3) and zot (e2e/tools/zot)
+#          cosign3 (e2e/tools/cosign3), zot (e2e/tools/zot) and notation
+#          (e2e/tools/notation)
 #          into ${GATEHOUSE_TOOLS:-<repo>/.cache/bin}; a build is skipped
 #          while <bin>.stamp holds the sha256 of the tool module's
 #          go.mod+go.sum (and extra build flags, if any) that built it
@@ -99,3 +100,9 @@ build_tool cosign3 e2e/tools/cosign3 github.com/sigstore/cosign/v3/cmd/cosign
 # ReleaseTag only labels the binary: keep it in step with e2e/tools/zot/go.mod.
 build_tool zot e2e/tools/zot zotregistry.io/zot/cmd/zot -tags containers_image_openpgp \
 	-ldflags "-X zotregistry.io/zot/pkg/api/config.ReleaseTag=v1.4.3 -X zotregistry.io/zot/pkg/api/config.BinaryType=minimal"
+# notation v1.3.2, the CLI that makes Notary Project signatures (JWS or COSE
+# envelopes, pushed as OCI 1.1 referrers or with the tag schema fallback).
+# Empty BuildMetadata makes `notation version` say v1.3.2, as a release
+# build does, rather than v1.3.2+unreleased.
+build_tool notation e2e/tools/notation github.com/notaryproject/notation/cmd/notation \
+	-ldflags "-X github.com/notaryproject/notation/internal/version.BuildMetadata="

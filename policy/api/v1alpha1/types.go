@@ -73,7 +73,8 @@ type ImageGlob struct {
 	Glob string `json:"glob"`
 }
 
-// Authority is one trusted signer: set exactly one of Key and Keyless.
+// Authority is one trusted signer: set exactly one of Key, Keyless and
+// Notation.
 type Authority struct {
 	// Name identifies the authority in messages, metrics and audit records.
 	Name string `json:"name"`
@@ -82,6 +83,9 @@ type Authority struct {
 	// Keyless trusts cosign v3 keyless signatures: sigstore bundles signed
 	// with a short-lived certificate issued to one of the given identities.
 	Keyless *KeylessAuthority `json:"keyless,omitempty"`
+	// Notation trusts Notary Project signatures (notation sign): JWS or
+	// COSE envelopes signed with an X.509 certificate.
+	Notation *NotationAuthority `json:"notation,omitempty"`
 }
 
 // KeyAuthority trusts cosign signatures made with a key pair. Give the
@@ -161,6 +165,48 @@ type ConfigMapKeyRef struct {
 	Name string `json:"name"`
 	// Key is the data key holding the trusted root (default "trusted_root.json").
 	Key string `json:"key,omitempty"`
+}
+
+// NotationAuthority trusts Notary Project signatures attached to the image
+// as OCI referrers, verified as notation verify would under a trust policy
+// with one statement: these trust stores, these identities, this level.
+// Revocation is not checked: nothing is fetched from the network (no OCSP,
+// no CRL).
+type NotationAuthority struct {
+	// TrustStores hold the trusted certificates: at least one store of type
+	// ca or signingAuthority, and tsa stores to trust RFC 3161 timestamps.
+	TrustStores []NotationTrustStore `json:"trustStores"`
+	// TrustedIdentities are the X.509 subjects a signing certificate may
+	// have (any one of them), in the Notary Project form, e.g.
+	// "x509.subject: C=US, ST=WA, O=example, CN=release". "*" is refused:
+	// it would let anyone holding a certificate from the stores sign.
+	TrustedIdentities []string `json:"trustedIdentities"`
+	// Level is the Notary Project verification level: "strict" (default:
+	// integrity, authenticity, expiry and the authentic timestamp are
+	// enforced) or "permissive" (expiry and the authentic timestamp are
+	// only logged). "audit" and "skip" are refused: neither checks who signed.
+	Level string `json:"level,omitempty"`
+}
+
+// NotationTrustStore is one named store of trusted certificates. Give the
+// PEM certificates inline (Certificates), in a Secret (SecretRef) or in a
+// ConfigMap (ConfigMapRef): exactly one of them.
+type NotationTrustStore struct {
+	// Type is "ca" (certificate authorities of notary.x509 signatures),
+	// "signingAuthority" (notary.x509.signingAuthority signatures) or "tsa"
+	// (root certificates of RFC 3161 timestamp authorities).
+	Type string `json:"type"`
+	// Name of the store, unique among the stores of its type.
+	Name string `json:"name"`
+	// Certificates are the PEM-encoded certificates of the store.
+	Certificates string `json:"certificates,omitempty"`
+	// SecretRef names a Secret that holds the PEM certificates; its key must
+	// be set. Gatehouse reads it when the policy loads and again every minute.
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+	// ConfigMapRef names a ConfigMap that holds the PEM certificates; its
+	// key must be set. Gatehouse reads it when the policy loads and again
+	// every minute.
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
 }
 
 // Requirement says how many of a policy's authorities must have signed.

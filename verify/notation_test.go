@@ -1,0 +1,156 @@
+package verify_test
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/verifytest"
+)
+
+const releaseIdentity = "x509.subject: C=US, ST=WA, O=example, CN=release"
+
+var releaseSubject = pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"example"}, CommonName: "release"}
+
+func notationAuthority(t *testing.T, id string, ca *verifytest.NotationCA, level string, identities ...string) verify.Authority {
+	t.Helper()
+	n, err := verify.NewNotation([]verify.NotationStore{{Type: "ca", Name: "release", PEM: ca.PEM}}, identities, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verify.Authority{ID: id, Notation: n}
+}
+
+func descriptorOf(t *testing.T, repo string, d v1.Hash) v1.Descriptor {
+	t.Helper()
+	ref, err := name.NewDigest(repo + "@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size}
+}
+
+// Notation signatures count when notation-go verifies them under the
+// authority's trust policy for this very image manifest.
+func TestVerifyNotation(t *testing.T) {
+	host := verifytest.Registry(t)
+	ca, otherCA := verifytest.NewNotationCA(t, "release-ca"), verifytest.NewNotationCA(t, "other-ca")
+	release := ca.Signer(t, releaseSubject, time.Now().Add(24*time.Hour))
+
+	// An expiring certificate first, so that it has expired by the time the
+	// other images are ready.
+	notAfter := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	expiring := host + "/app/expired"
+	expiringDigest := verifytest.PushImage(t, expiring+":v1")
+	verifytest.SignNotation(t, expiring, expiringDigest, ca.Signer(t, releaseSubject, notAfter), verifytest.NotationJWS)
+
+	push := func(repo string) (string, v1.Hash) {
+		return host + "/" + repo, verifytest.PushImage(t, host+"/"+repo+":v1")
+	}
+	jws, jwsDigest := push("app/jws")
+	verifytest.SignNotation(t, jws, jwsDigest, release, verifytest.NotationJWS)
+	cose, coseDigest := push("app/cose")
+	verifytest.SignNotation(t, cose, coseDigest, release, verifytest.NotationCOSE)
+	configTyped, configDigest := push("app/configtyped")
+	env := verifytest.NotationEnvelope(t, release, descriptorOf(t, configTyped, configDigest), verifytest.NotationCOSE)
+	verifytest.AttachNotation(t, configTyped, configDigest, env, verifytest.NotationCOSE, verifytest.NotationConfig)
+	builder, builderDigest := push("app/builder")
+	verifytest.SignNotation(t, builder, builderDigest, ca.Signer(t, pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"example"}, CommonName: "builder"}, time.Now().Add(time.Hour)), verifytest.NotationJWS)
+	foreign, foreignDigest := push("app/foreign")
+	verifytest.SignNotation(t, foreign, foreignDigest, otherCA.Signer(t, releaseSubject, time.Now().Add(time.Hour)), verifytest.NotationJWS)
+	moved, movedDigest := push("app/moved")
+	other, otherDigest := push("app/other")
+	env = verifytest.NotationEnvelope(t, release, descriptorOf(t, other, otherDigest), verifytest.NotationJWS)
+	verifytest.AttachNotation(t, moved, movedDigest, env, verifytest.NotationJWS, verifytest.NotationArtifact)
+	time.Sleep(time.Until(notAfter.Add(time.Second)))
+
+	strict := notationAuthority(t, "p/release", ca, "", releaseIdentity)
+	permissive := notationAuthority(t, "p/release", ca, "permissive", releaseIdentity)
+	v := newVerifier(t, nil)
+	tests := []struct {
+		name         string
+		image        string
+		authority    verify.Authority
+		wantSigned   bool
+		wantEnvelope string
+	}{
+		{name: "jws verifies", image: jws + ":v1", authority: strict, wantSigned: true, wantEnvelope: "jws"},
+		{name: "cose verifies", image: cose + ":v1", authority: strict, wantSigned: true, wantEnvelope: "cose"},
+		{name: "manifest typed by its config verifies", image: configTyped + ":v1", authority: strict, wantSigned: true, wantEnvelope: "cose"},
+		{name: "identity not trusted", image: builder + ":v1", authority: strict},
+		{name: "certificate from another CA", image: foreign + ":v1", authority: strict},
+		{name: "signature of another digest", image: moved + ":v1", authority: strict},
+		{name: "expired certificate under strict", image: expiring + ":v1", authority: strict},
+		{name: "expired certificate under permissive", image: expiring + ":v1", authority: permissive, wantSigned: true, wantEnvelope: "jws"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := v.Verify(context.Background(), verify.Request{Image: tc.image, Authorities: []verify.Authority{tc.authority}})
+			if r.Error != nil || r.SignaturesFound != 1 || r.SignedBy("p/release") != tc.wantSigned {
+				t.Fatalf("error %v, found %d, signed %v; want no error, 1 found, signed %v", r.Error, r.SignaturesFound, r.SignedBy("p/release"), tc.wantSigned)
+			}
+			if !tc.wantSigned {
+				return
+			}
+			s := r.Signatures[0]
+			if s.Type != verify.TypeNotation || s.Notation == nil || s.Notation.Envelope != tc.wantEnvelope ||
+				s.Notation.Subject != "CN=release,O=example,ST=WA,C=US" || s.Notation.SigningTime.IsZero() {
+				t.Errorf("signature %+v notation %+v", s, s.Notation)
+			}
+		})
+	}
+}
+
+// Trust policies notation-go or gatehouse would not stand behind are
+// refused when the policy loads, with a message saying why.
+func TestNewNotationRefuses(t *testing.T) {
+	ca := verifytest.NewNotationCA(t, "release-ca")
+	leafPEM := leafPEM(t, ca)
+	store := []verify.NotationStore{{Type: "ca", Name: "release", PEM: ca.PEM}}
+	tests := []struct {
+		name       string
+		stores     []verify.NotationStore
+		identities []string
+		level      string
+		want       string
+	}{
+		{name: "any identity", stores: store, identities: []string{"*"}, want: `"*" is refused`},
+		{name: "no identity", stores: store, want: "trustedIdentities: list"},
+		{name: "level skip", stores: store, identities: []string{releaseIdentity}, level: "skip", want: `level "skip"`},
+		{name: "level audit", stores: store, identities: []string{releaseIdentity}, level: "audit", want: `level "audit"`},
+		{name: "unknown level", stores: store, identities: []string{releaseIdentity}, level: "lenient", want: `level "lenient"`},
+		{name: "tsa store only", stores: []verify.NotationStore{{Type: "tsa", Name: "tsa", PEM: ca.PEM}}, identities: []string{releaseIdentity}, want: "at least one store of type ca or signingAuthority"},
+		{name: "unknown store type", stores: []verify.NotationStore{{Type: "root", Name: "r", PEM: ca.PEM}}, identities: []string{releaseIdentity}, want: `type "root"`},
+		{name: "not PEM", stores: []verify.NotationStore{{Type: "ca", Name: "r", PEM: "nope"}}, identities: []string{releaseIdentity}, want: "no PEM certificate"},
+		{name: "leaf certificate in a ca store", stores: []verify.NotationStore{{Type: "ca", Name: "r", PEM: leafPEM}}, identities: []string{releaseIdentity}, want: "not a CA certificate"},
+		{name: "identity without x509.subject prefix (notation-go's validation)", stores: store, identities: []string{"CN=release"}, want: "trust policy statement"},
+		{name: "identity without CN, O or C (notation-go's validation)", stores: store, identities: []string{"x509.subject: OU=team"}, want: "trust policy statement"},
+		{name: "store named twice", stores: append(store, store...), identities: []string{releaseIdentity}, want: "named twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verify.NewNotation(tc.stores, tc.identities, tc.level)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func leafPEM(t *testing.T, ca *verifytest.NotationCA) string {
+	t.Helper()
+	s := ca.Signer(t, releaseSubject, time.Now().Add(time.Hour))
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw}))
+}

@@ -1,0 +1,195 @@
+package verifytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	notationgo "github.com/notaryproject/notation-go"
+	"github.com/notaryproject/notation-go/signer"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Media types of Notary Project signatures.
+const (
+	NotationArtifactType = "application/vnd.cncf.notary.signature"
+	NotationJWS          = "application/jose+json"
+	NotationCOSE         = "application/cose"
+)
+
+// NotationCA is a root certificate authority for notation signing
+// certificates: what a trust store of type ca holds.
+type NotationCA struct {
+	Cert *x509.Certificate
+	// PEM is Cert, PEM-encoded: the trust store's certificates.
+	PEM string
+	key *ecdsa.PrivateKey
+}
+
+// NotationSigner is a leaf code-signing certificate of a NotationCA and its key.
+type NotationSigner struct {
+	Cert  *x509.Certificate
+	chain []*x509.Certificate
+	key   *ecdsa.PrivateKey
+}
+
+// NewNotationCA makes a self-signed root CA named cn.
+func NewNotationCA(t testing.TB, cn string) *NotationCA {
+	t.Helper()
+	key := newECKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Country: []string{"US"}, Organization: []string{"example"}, CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	cert := createCert(t, tmpl, tmpl, &key.PublicKey, key)
+	return &NotationCA{Cert: cert, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), key: key}
+}
+
+// Signer issues a code-signing certificate with the given subject, valid
+// from an hour ago until notAfter.
+func (ca *NotationCA) Signer(t testing.TB, subject pkix.Name, notAfter time.Time) *NotationSigner {
+	t.Helper()
+	key := newECKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               subject,
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              notAfter,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	cert := createCert(t, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	return &NotationSigner{Cert: cert, chain: []*x509.Certificate{cert, ca.Cert}, key: key}
+}
+
+func newECKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, key *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// NotationEnvelope signs target with notation-go's signer, as notation sign
+// does, in the envelope format mediaType (NotationJWS or NotationCOSE).
+func NotationEnvelope(t testing.TB, s *NotationSigner, target v1.Descriptor, mediaType string) []byte {
+	t.Helper()
+	sg, err := signer.NewGenericSigner(s.key, s.chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{MediaType: string(target.MediaType), Digest: digest.Digest(target.Digest.String()), Size: target.Size}
+	env, _, err := sg.Sign(context.Background(), desc, notationgo.SignerSignOptions{SignatureMediaType: mediaType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// NotationManifest says how AttachNotation types the signature manifest.
+type NotationManifest int
+
+// Signature manifest styles.
+const (
+	// NotationArtifact: artifactType set, empty config (notation 1.x on
+	// OCI 1.1 registries).
+	NotationArtifact NotationManifest = iota
+	// NotationConfig: no artifactType, the config media type says it is a
+	// signature (registries that drop artifactType).
+	NotationConfig
+)
+
+// AttachNotation pushes envelope as a signature manifest whose subject is
+// the image subject in repo.
+func AttachNotation(t testing.TB, repo string, subject v1.Hash, envelope []byte, mediaType string, style NotationManifest) {
+	t.Helper()
+	img, err := name.NewDigest(repo + "@" + subject.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := remote.Head(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configType, artifactType := types.MediaType("application/vnd.oci.empty.v1+json"), NotationArtifactType
+	if style == NotationConfig {
+		configType, artifactType = NotationArtifactType, ""
+	}
+	config := static.NewLayer([]byte("{}"), configType)
+	layer := static.NewLayer(envelope, types.MediaType(mediaType))
+	for _, l := range []v1.Layer{config, layer} {
+		if err := remote.WriteLayer(img.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cd, _ := config.Digest()
+	ld, _ := layer.Digest()
+	m := referrer{Manifest: v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        v1.Descriptor{MediaType: configType, Digest: cd, Size: 2},
+		Layers:        []v1.Descriptor{{MediaType: types.MediaType(mediaType), Digest: ld, Size: int64(len(envelope))}},
+		Subject:       &v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size},
+	}, ArtifactType: artifactType}
+	raw, err := m.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(img.Context().Digest(h.String()), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SignNotation signs the image digest in repo with s and attaches the
+// signature, as notation sign does.
+func SignNotation(t testing.TB, repo string, d v1.Hash, s *NotationSigner, mediaType string) {
+	t.Helper()
+	ref, err := name.NewDigest(repo + "@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size}
+	AttachNotation(t, repo, d, NotationEnvelope(t, s, target, mediaType), mediaType, NotationArtifact)
+}
