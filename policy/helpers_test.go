@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -82,4 +83,33 @@ func ids(ps []*Policy) []string {
 		out = append(out, p.ID)
 	}
 	return out
+}
+
+// compileCase is one policy to compile with a stand-in cluster, and the
+// error it must fail with ("" for none).
+type compileCase struct {
+	name    string
+	o       Object
+	cluster SecretReader
+	wantErr string
+}
+
+// runCompileCases compiles each case: a wanted error must contain wantErr;
+// otherwise every authority must compile.
+func runCompileCases(t *testing.T, tests []compileCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := CompileWith(context.Background(), tc.o, tc.cluster)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(p.Authorities) != len(tc.o.Spec.Authorities) {
+				t.Fatalf("err %v", err)
+			}
+		})
+	}
 }

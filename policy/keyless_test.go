@@ -56,12 +56,7 @@ func TestCompileKeyless(t *testing.T) {
 		return a
 	}
 	cip, ip := v1alpha1.KindClusterImagePolicy, v1alpha1.KindImagePolicy
-	tests := []struct {
-		name    string
-		o       Object
-		cluster SecretReader
-		wantErr string
-	}{
+	tests := []compileCase{
 		{name: "inline trusted root, exact identity", o: keylessPolicy(cip, "", keylessAuthority("ci", inline, exact))},
 		{name: "regexp identity", o: keylessPolicy(cip, "", keylessAuthority("ci", inline, v1alpha1.Identity{IssuerRegExp: `^https://token\.actions\.githubusercontent\.com$`, SubjectRegExp: `^https://github\.com/org/.+$`}))},
 		{name: "unanchored regexp refused", o: keylessPolicy(cip, "", keylessAuthority("ci", inline, v1alpha1.Identity{Issuer: ciIssuer, SubjectRegExp: `https://github\.com/org/.+`})),
@@ -99,20 +94,7 @@ func TestCompileKeyless(t *testing.T) {
 		{name: "ConfigMap with a reader of Secrets only", o: keylessPolicy(cip, "", keylessAuthority("ci", cm("gatehouse-system", "sigstore", ""), exact)), cluster: fakeSecrets{},
 			wantErr: "needs a cluster"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := CompileWith(context.Background(), tc.o, tc.cluster)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || len(p.Authorities) != len(tc.o.Spec.Authorities) {
-				t.Fatalf("err %v", err)
-			}
-		})
-	}
+	runCompileCases(t, tests)
 }
 
 // A keyless policy judges real bundles: the signer's identity admits, any

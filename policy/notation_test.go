@@ -44,12 +44,7 @@ func TestCompileNotation(t *testing.T) {
 		return a
 	}
 	cip, ip := v1alpha1.KindClusterImagePolicy, v1alpha1.KindImagePolicy
-	tests := []struct {
-		name    string
-		o       Object
-		cluster SecretReader
-		wantErr string
-	}{
+	tests := []compileCase{
 		{name: "inline certificates", o: keylessPolicy(cip, "", notationAuthority("release", inline, releaseIdentity))},
 		{name: "permissive", o: keylessPolicy(cip, "", level("permissive"))},
 		{name: "any identity refused", o: keylessPolicy(cip, "", notationAuthority("release", inline, "*")), wantErr: `"*" is refused: it lets anyone holding a certificate from the trust stores sign`},
@@ -80,20 +75,7 @@ func TestCompileNotation(t *testing.T) {
 		{name: "ConfigMap without namespace in a cluster policy", o: keylessPolicy(cip, "", notationAuthority("release", configMap("", "ca.crt"), releaseIdentity)), cluster: cluster,
 			wantErr: "notation.trustStores[0].configMapRef.namespace is required in a ClusterImagePolicy"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := CompileWith(context.Background(), tc.o, tc.cluster)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || len(p.Authorities) != len(tc.o.Spec.Authorities) {
-				t.Fatalf("err %v", err)
-			}
-		})
-	}
+	runCompileCases(t, tests)
 }
 
 // A notation policy judges real signatures; two authorities that trust the

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
@@ -34,21 +33,16 @@ func TestKeysFromSecrets(t *testing.T) {
 		"team/ci-key":             {"key.pem": []byte(pem)},
 	}
 	cip, ip := v1alpha1.KindClusterImagePolicy, v1alpha1.KindImagePolicy
-	tests := []struct {
-		name    string
-		o       Object
-		secrets SecretReader
-		wantErr string
-	}{
-		{name: "cluster policy, default key", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"}), secrets: secrets},
-		{name: "image policy, own namespace by default", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Name: "ci-key", Key: "key.pem"}), secrets: secrets},
-		{name: "image policy, another namespace", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"}), secrets: secrets,
+	tests := []compileCase{
+		{name: "cluster policy, default key", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"}), cluster: secrets},
+		{name: "image policy, own namespace by default", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Name: "ci-key", Key: "key.pem"}), cluster: secrets},
+		{name: "image policy, another namespace", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"}), cluster: secrets,
 			wantErr: "an ImagePolicy may only read Secrets in its own namespace (team)"},
-		{name: "cluster policy without namespace", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Name: "ci-key"}), secrets: secrets,
+		{name: "cluster policy without namespace", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Name: "ci-key"}), cluster: secrets,
 			wantErr: "key.secretRef.namespace is required"},
-		{name: "missing Secret", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "nope"}), secrets: secrets,
+		{name: "missing Secret", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "nope"}), cluster: secrets,
 			wantErr: "reading Secret gatehouse-system/nope"},
-		{name: "missing key names the keys there", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Name: "ci-key"}), secrets: secrets,
+		{name: "missing key names the keys there", o: secretKeyPolicy(ip, "team", v1alpha1.SecretKeyRef{Name: "ci-key"}), cluster: secrets,
 			wantErr: `has no key "cosign.pub" (it has: key.pem)`},
 		{name: "no cluster", o: secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"}),
 			wantErr: "needs a cluster"},
@@ -56,22 +50,9 @@ func TestKeysFromSecrets(t *testing.T) {
 			o := secretKeyPolicy(cip, "", v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "ci-key"})
 			o.Spec.Authorities[0].Key.Data = pem
 			return o
-		}(), secrets: secrets, wantErr: "not both"},
+		}(), cluster: secrets, wantErr: "not both"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := CompileWith(context.Background(), tc.o, tc.secrets)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || len(p.Authorities) != 1 {
-				t.Fatalf("err %v", err)
-			}
-		})
-	}
+	runCompileCases(t, tests)
 }
 
 // A rotated key in the Secret takes effect at the next Resync; a broken
