@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/verifytest"
@@ -27,19 +25,6 @@ func notationAuthority(t *testing.T, id string, ca *verifytest.NotationCA, level
 		t.Fatal(err)
 	}
 	return verify.Authority{ID: id, Notation: n}
-}
-
-func descriptorOf(t *testing.T, repo string, d v1.Hash) v1.Descriptor {
-	t.Helper()
-	ref, err := name.NewDigest(repo + "@" + d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size}
 }
 
 // Notation signatures count when notation-go verifies them under the
@@ -64,7 +49,7 @@ func TestVerifyNotation(t *testing.T) {
 	cose, coseDigest := push("app/cose")
 	verifytest.SignNotation(t, cose, coseDigest, release, verifytest.NotationCOSE)
 	configTyped, configDigest := push("app/configtyped")
-	env := verifytest.NotationEnvelope(t, release, descriptorOf(t, configTyped, configDigest), verifytest.NotationCOSE)
+	env := verifytest.NotationEnvelope(t, release, verifytest.Descriptor(t, configTyped, configDigest), verifytest.NotationCOSE)
 	verifytest.AttachNotation(t, configTyped, configDigest, env, verifytest.NotationCOSE, verifytest.NotationConfig)
 	builder, builderDigest := push("app/builder")
 	verifytest.SignNotation(t, builder, builderDigest, ca.Signer(t, pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"example"}, CommonName: "builder"}, time.Now().Add(time.Hour)), verifytest.NotationJWS)
@@ -72,7 +57,7 @@ func TestVerifyNotation(t *testing.T) {
 	verifytest.SignNotation(t, foreign, foreignDigest, otherCA.Signer(t, releaseSubject, time.Now().Add(time.Hour)), verifytest.NotationJWS)
 	moved, movedDigest := push("app/moved")
 	other, otherDigest := push("app/other")
-	env = verifytest.NotationEnvelope(t, release, descriptorOf(t, other, otherDigest), verifytest.NotationJWS)
+	env = verifytest.NotationEnvelope(t, release, verifytest.Descriptor(t, other, otherDigest), verifytest.NotationJWS)
 	verifytest.AttachNotation(t, moved, movedDigest, env, verifytest.NotationJWS, verifytest.NotationArtifact)
 	time.Sleep(time.Until(notAfter.Add(time.Second)))
 

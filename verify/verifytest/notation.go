@@ -141,10 +141,7 @@ func AttachNotation(t testing.TB, repo string, subject v1.Hash, envelope []byte,
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := remote.Head(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	head := Descriptor(t, repo, subject)
 	configType, artifactType := types.MediaType("application/vnd.oci.empty.v1+json"), NotationArtifactType
 	if style == NotationConfig {
 		configType, artifactType = NotationArtifactType, ""
@@ -182,6 +179,13 @@ func AttachNotation(t testing.TB, repo string, subject v1.Hash, envelope []byte,
 // signature, as notation sign does.
 func SignNotation(t testing.TB, repo string, d v1.Hash, s *NotationSigner, mediaType string) {
 	t.Helper()
+	AttachNotation(t, repo, d, NotationEnvelope(t, s, Descriptor(t, repo, d), mediaType), mediaType, NotationArtifact)
+}
+
+// Descriptor returns the descriptor (media type, digest, size) of the
+// manifest d in repo, as a signature's subject names it.
+func Descriptor(t testing.TB, repo string, d v1.Hash) v1.Descriptor {
+	t.Helper()
 	ref, err := name.NewDigest(repo + "@" + d.String())
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +194,5 @@ func SignNotation(t testing.TB, repo string, d v1.Hash, s *NotationSigner, media
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size}
-	AttachNotation(t, repo, d, NotationEnvelope(t, s, target, mediaType), mediaType, NotationArtifact)
+	return v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size}
 }
