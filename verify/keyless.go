@@ -13,6 +13,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
+	"gatehouse.dev/gatehouse/verify/cosign"
 	"gatehouse.dev/gatehouse/verify/sigstorebundle"
 )
 
@@ -139,15 +140,36 @@ func suggestAnchored(re string) string {
 func (k *Keyless) check(bundles [][]byte, digest v1.Hash) (Signature, bool) {
 	for _, b := range bundles {
 		if v, err := k.checker.Check(b, digest); err == nil {
-			return keylessSignature(v), true
+			return keylessSignature(v, TypeCosignKeylessBundle), true
 		}
 	}
 	return Signature{}, false
 }
 
-func keylessSignature(v *sigstorebundle.Verified) Signature {
+// checkLegacy returns the signature of the first legacy keyless signature
+// (cosign v2 without a key) that verifies: its bundle of certificate, log
+// entry and timestamp, then what its payload signs.
+func (k *Keyless) checkLegacy(sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
+	for _, s := range sigs {
+		if len(s.Certificate) == 0 {
+			continue
+		}
+		b, err := s.SigstoreBundle()
+		if err != nil {
+			continue
+		}
+		v, err := k.checker.CheckMessage(b, s.Payload)
+		if err != nil || cosign.CheckPayload(s.Payload, digest) != nil {
+			continue
+		}
+		return keylessSignature(v, TypeCosignKeyless), true
+	}
+	return Signature{}, false
+}
+
+func keylessSignature(v *sigstorebundle.Verified, typ string) Signature {
 	c, e := v.Certificate, v.Certificate.Extensions
-	s := Signature{Type: TypeCosignKeylessBundle, Certificate: &Certificate{
+	s := Signature{Type: typ, Certificate: &Certificate{
 		Subject: c.SubjectAlternativeName, Issuer: e.Issuer,
 		GitHubWorkflowRepository: e.GithubWorkflowRepository, GitHubWorkflowRef: e.GithubWorkflowRef,
 		GitHubWorkflowName: e.GithubWorkflowName, GitHubWorkflowSHA: e.GithubWorkflowSHA, GitHubWorkflowTrigger: e.GithubWorkflowTrigger,

@@ -27,7 +27,7 @@ func TestKeylessSignatureFields(t *testing.T) {
 		LogEntries: []sigstorebundle.LogEntry{{LogID: "ab12", Index: 7, IntegratedTime: at}, {LogID: "cd34", Index: 9}},
 		Timestamps: []sgverify.TimestampVerificationResult{{Type: "Tlog", URI: "https://rekor", Timestamp: at}, {Type: "TimestampAuthority", Timestamp: at}},
 	}
-	got, err := json.Marshal(keylessSignature(v))
+	got, err := json.Marshal(keylessSignature(v, TypeCosignKeylessBundle))
 	if err != nil {
 		t.Fatal(err)
 	}

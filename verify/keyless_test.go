@@ -2,8 +2,11 @@ package verify_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/verifytest"
@@ -117,5 +120,73 @@ func TestVerifyKeyless(t *testing.T) {
 	}
 	if !sources["tlog"] || !sources["tsa"] {
 		t.Errorf("timestamps %+v, want a log's and a timestamp authority's", s.Timestamps)
+	}
+}
+
+// cosign v2 keyless signatures (legacy .sig tag: certificate, Rekor bundle
+// and timestamp annotations) verify under the same authorities as bundles.
+func TestVerifyLegacyKeyless(t *testing.T) {
+	host := verifytest.Registry(t)
+	sigstore, stranger := verifytest.NewSigstore(t), verifytest.NewSigstore(t)
+	trustedRoot := sigstore.TrustedRoot(t, verifytest.RootOptions{})
+	exact := verify.Identity{Issuer: ciIssuer, Subject: ciSubject}
+	tests := []struct {
+		name       string
+		signer     *verifytest.Sigstore
+		subject    string
+		opts       verifytest.LegacyKeylessOptions
+		payloadFor string // sign the payload of another image
+		logs       int
+		wantSigned bool
+	}{
+		{name: "cosign v2 keyless", logs: 1, wantSigned: true},
+		{name: "log entry and timestamp", opts: verifytest.LegacyKeylessOptions{Timestamp: true}, logs: 1, wantSigned: true},
+		{name: "timestamp only, threshold 0", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true, Timestamp: true}, logs: 0, wantSigned: true},
+		{name: "no log entry, one required", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true, Timestamp: true}, logs: 1},
+		{name: "neither log entry nor timestamp", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true}, logs: 0},
+		{name: "log entry of another signature", opts: verifytest.LegacyKeylessOptions{LogEntryOf: []byte(`{"critical":{}}`)}, logs: 1},
+		{name: "another subject", subject: "mallory@example.com", logs: 1},
+		{name: "certificate of another sigstore", signer: stranger, logs: 1},
+		{name: "a valid signature of another image", payloadFor: "sha256:" + strings.Repeat("a", 64), logs: 1},
+	}
+	v := newVerifier(t, nil)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			image := fmt.Sprintf("%s/app/legacy%d", host, i)
+			d := verifytest.PushImage(t, image+":v1")
+			signer, subject := sigstore, ciSubject
+			if tc.signer != nil {
+				signer = tc.signer
+			}
+			if tc.subject != "" {
+				subject = tc.subject
+			}
+			payload := verifytest.Payload(image, d)
+			if tc.payloadFor != "" {
+				payload = verifytest.Payload(image, v1.Hash{Algorithm: "sha256", Hex: tc.payloadFor[len("sha256:"):]})
+			}
+			annotations, err := signer.LegacyKeyless(payload, subject, ciIssuer, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := verifytest.AttachAnnotated(image, d, payload, annotations); err != nil {
+				t.Fatal(err)
+			}
+			a := keylessAuthority(t, "p/legacy", trustedRoot, tc.logs, exact)
+			r := v.Verify(context.Background(), verify.Request{Image: image + ":v1", Authorities: []verify.Authority{a}})
+			if r.Error != nil || r.SignedBy(a.ID) != tc.wantSigned || r.SignaturesFound != 1 {
+				t.Fatalf("error %v signed %v found %d; want signed %v, 1 found", r.Error, r.SignedBy(a.ID), r.SignaturesFound, tc.wantSigned)
+			}
+			if !tc.wantSigned {
+				return
+			}
+			s := r.Signatures[0]
+			if s.Type != verify.TypeCosignKeyless || s.Certificate == nil || s.Certificate.Subject != ciSubject || s.Certificate.Issuer != ciIssuer {
+				t.Fatalf("signature %+v", s)
+			}
+			if wantEntries := tc.logs; len(s.LogEntries) != wantEntries {
+				t.Errorf("log entries %+v, want %d", s.LogEntries, wantEntries)
+			}
+		})
 	}
 }

@@ -182,9 +182,18 @@ const (
 	// TypeCosignKeylessBundle: sigstore bundle referrer signed with a
 	// Fulcio certificate (cosign v3 keyless).
 	TypeCosignKeylessBundle = "cosign-keyless-bundle"
+	// TypeCosignKeyless: sha256-<hex>.sig tag signed with a Fulcio
+	// certificate, its log entry and timestamp in annotations (cosign v2
+	// keyless).
+	TypeCosignKeyless = "cosign-keyless"
 )
 
 func checkLegacy(a Authority, sigs []cosign.Signed, digest v1.Hash) (Signature, bool) {
+	if a.Keyless != nil {
+		s, ok := a.Keyless.checkLegacy(sigs, digest)
+		s.Authority = a.ID
+		return s, ok
+	}
 	if a.Key == nil {
 		return Signature{}, false
 	}

@@ -43,8 +43,14 @@ func Check(s Signed, v signature.Verifier, digest v1.Hash) error {
 	if err := v.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)); err != nil {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
 	}
+	return CheckPayload(s.Payload, digest)
+}
+
+// CheckPayload checks that a verified payload is a cosign signature of the
+// image whose manifest digest is digest.
+func CheckPayload(signedPayload []byte, digest v1.Hash) error {
 	var p payload
-	if err := json.Unmarshal(s.Payload, &p); err != nil {
+	if err := json.Unmarshal(signedPayload, &p); err != nil {
 		return fmt.Errorf("%w: %v", ErrPayload, err)
 	}
 	if p.Critical.Type != SignatureType {

@@ -18,6 +18,7 @@ const (
 	CertificateAnnotation  = "dev.sigstore.cosign/certificate"
 	ChainAnnotation        = "dev.sigstore.cosign/chain"
 	BundleAnnotation       = "dev.sigstore.cosign/bundle"
+	TimestampAnnotation    = "dev.sigstore.cosign/rfc3161timestamp"
 )
 
 // MaxSignatures caps how many signature layers one image may carry.
@@ -36,6 +37,7 @@ type Signed struct {
 	Certificate []byte // PEM, keyless signatures only
 	Chain       []byte // PEM
 	Bundle      []byte // Rekor bundle JSON, when uploaded to a log
+	Timestamp   []byte // RFC 3161 timestamp JSON, when a TSA was used
 }
 
 // SignatureTag is the tag under which cosign stores the signatures of digest.
@@ -89,5 +91,6 @@ func fetchOne(ctx context.Context, src Source, l v1.Descriptor) (Signed, error) 
 		Certificate: []byte(l.Annotations[CertificateAnnotation]),
 		Chain:       []byte(l.Annotations[ChainAnnotation]),
 		Bundle:      []byte(l.Annotations[BundleAnnotation]),
+		Timestamp:   []byte(l.Annotations[TimestampAnnotation]),
 	}, nil
 }

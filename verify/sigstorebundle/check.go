@@ -6,9 +6,11 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // SignPredicateType is the predicate type of a cosign v3 image signature.
@@ -41,15 +43,28 @@ func Check(raw []byte, trusted root.TrustedMaterial, digest v1.Hash) error {
 }
 
 // parse reads a bundle that holds a DSSE envelope, as cosign v3 signatures do.
+//
+// cosign v3 signing with a certificate it was given (--certificate) writes
+// the certificate as a one-element chain, a form v0.3 bundles otherwise
+// refuse. parse keeps the chain's leaf as the signing certificate and
+// drops the rest: intermediates and roots come from the trusted root
+// only, never from the signature.
 func parse(raw []byte) (*bundle.Bundle, error) {
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(raw); err != nil {
+	var pb protobundle.Bundle
+	if err := protojson.Unmarshal(raw, &pb); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	if chain := pb.GetVerificationMaterial().GetX509CertificateChain(); chain != nil && len(chain.GetCertificates()) > 0 {
+		pb.VerificationMaterial.Content = &protobundle.VerificationMaterial_Certificate{Certificate: chain.GetCertificates()[0]}
+	}
+	b, err := bundle.NewBundle(&pb)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
 	if b.GetDsseEnvelope() == nil {
 		return nil, fmt.Errorf("%w: no DSSE envelope", ErrNotASignature)
 	}
-	return &b, nil
+	return b, nil
 }
 
 // verifySignature verifies b with v: the envelope's statement must name

@@ -1,6 +1,7 @@
 package sigstorebundle
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -98,6 +99,24 @@ func (k *Keyless) Check(raw []byte, digest v1.Hash) (*Verified, error) {
 	res, err := verifySignature(k.verifier, b, digest, k.identities...)
 	if err != nil {
 		return nil, err
+	}
+	if res.Signature == nil || res.Signature.Certificate == nil {
+		return nil, fmt.Errorf("%w: not signed with a certificate", ErrBundle)
+	}
+	return &Verified{Certificate: *res.Signature.Certificate, LogEntries: k.logEntries(b), Timestamps: res.VerifiedTimestamps}, nil
+}
+
+// CheckMessage verifies b, a bundle holding a message signature over
+// payload (a legacy cosign signature expressed as a bundle), made with a
+// certificate of the trusted root that matches an identity. What payload
+// claims is the caller's to check.
+func (k *Keyless) CheckMessage(b *bundle.Bundle, payload []byte) (*Verified, error) {
+	if b.GetMessageSignature() == nil {
+		return nil, fmt.Errorf("%w: no message signature", ErrBundle)
+	}
+	res, err := k.verifier.Verify(b, sgverify.NewPolicy(sgverify.WithArtifact(bytes.NewReader(payload)), k.identities...))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
 		return nil, fmt.Errorf("%w: not signed with a certificate", ErrBundle)

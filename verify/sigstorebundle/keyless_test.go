@@ -1,6 +1,7 @@
 package sigstorebundle_test
 
 import (
+	"crypto/x509"
 	"errors"
 	"testing"
 
@@ -67,6 +68,8 @@ func TestKeylessCheck(t *testing.T) {
 		{name: "two entries in one log count once", opts: verifytest.KeylessOptions{SameLogAgain: true}, trusted: twoLogs, logs: 2, want: sigstorebundle.ErrBundle},
 		{name: "entries in two logs", opts: verifytest.KeylessOptions{AlsoLogIn: []*verifytest.Sigstore{second}}, trusted: twoLogs, logs: 2, entries: 2},
 		{name: "CT log in the root requires an SCT", trusted: withCT, logs: 1, want: sigstorebundle.ErrBundle},
+		{name: "certificate as a one-element chain (cosign v3 --certificate)", opts: verifytest.KeylessOptions{AsChain: []*x509.Certificate{}}, trusted: own, logs: 1, entries: 1},
+		{name: "a chain of another CA", signer: stranger, opts: verifytest.KeylessOptions{AsChain: stranger.Intermediates()}, trusted: own, logs: 1, want: sigstorebundle.ErrBundle},
 		{name: "an attestation is not a signature", opts: verifytest.KeylessOptions{Predicate: "https://slsa.dev/provenance/v1"}, trusted: own, logs: 1, want: sigstorebundle.ErrNotASignature},
 	}
 	for _, tc := range tests {

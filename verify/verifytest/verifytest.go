@@ -138,6 +138,12 @@ func AttachRaw(t testing.TB, repo string, digest v1.Hash, payload []byte, sigB64
 
 // Attach is AttachRaw without a testing.TB.
 func Attach(repo string, digest v1.Hash, payload []byte, sigB64 string) error {
+	return AttachAnnotated(repo, digest, payload, map[string]string{"dev.cosignproject.cosign/signature": sigB64})
+}
+
+// AttachAnnotated attaches a payload layer with the given annotations to
+// the legacy signature manifest of digest.
+func AttachAnnotated(repo string, digest v1.Hash, payload []byte, annotations map[string]string) error {
 	tag, err := name.NewTag(repo + ":" + digest.Algorithm + "-" + digest.Hex + ".sig")
 	if err != nil {
 		return err
@@ -148,7 +154,7 @@ func Attach(repo string, digest v1.Hash, payload []byte, sigB64 string) error {
 		base = existing
 	}
 	layer := static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json")
-	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: map[string]string{"dev.cosignproject.cosign/signature": sigB64}})
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations})
 	if err != nil {
 		return err
 	}

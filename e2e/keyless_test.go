@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"gatehouse.dev/gatehouse/e2e/stack"
+)
+
+const (
+	releaseWorkflow = "https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main"
+	otherWorkflow   = "https://github.com/org/app/.github/workflows/dev.yaml@refs/heads/main"
+	githubIssuer    = "https://token.actions.githubusercontent.com"
+)
+
+// Certificate-based (keyless) signatures made by the real cosign v2
+// (legacy .sig format: certificate and RFC 3161 timestamp in annotations)
+// and cosign v3 (sigstore bundle), with certificates of a private Sigstore
+// CA and timestamps of its timestamp authority: admitted when the policy
+// trusts the CA and the workflow identity, denied for another workflow.
+func TestKeylessPrivateSigstore(t *testing.T) {
+	ctx := need(t)
+	ps, err := stack.NewPrivateSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	trustedRoot, err := ps.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type image struct{ ref, digest string }
+	signed := func(host, repo string, c *stack.Cosign, subject string, extra ...string) image {
+		ref, digest, err := stack.PushImageTo(ctx, host, "keyless/"+repo+":v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			flags, err := ps.Certify(c.PublicKey, subject, githubIssuer, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Sign(ctx, host+"/keyless/"+repo+"@"+digest, append(flags, extra...)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return image{ref, digest}
+	}
+	v2 := signed(suite.Registry, "v2", suite.Cosign, releaseWorkflow)
+	v3 := signed(suite.Zot, "v3", suite.Cosign3, releaseWorkflow)
+	v3Legacy := signed(suite.Registry, "v3-legacy", suite.Cosign3, releaseWorkflow, "--new-bundle-format=false")
+	otherV2 := signed(suite.Registry, "other-v2", suite.Cosign, otherWorkflow)
+	otherV3 := signed(suite.Zot, "other-v3", suite.Cosign3, otherWorkflow)
+	unsigned := signed(suite.Zot, "unsigned", nil, "")
+
+	p := stack.ClusterPolicy("keyless-private", []string{suite.Registry + "/keyless/**", suite.Zot + "/keyless/**"}, "unused", "", "")
+	authorities := []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
+		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
+		"trustedRoot":              map[string]any{"data": trustedRoot},
+		"transparencyLogThreshold": int64(0),
+	}}}
+	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.WaitPolicy(ctx, unsigned.ref); err != nil {
+		t.Fatal(err)
+	}
+	for name, im := range map[string]image{"cosign v2 legacy": v2, "cosign v3 bundle": v3, "cosign v3 legacy format": v3Legacy} {
+		if _, err := createPod(ctx, newPod("keyless", im.ref), true); err != nil {
+			t.Errorf("%s: signed by the release workflow, denied: %v", name, err)
+		}
+	}
+	for name, im := range map[string]image{"cosign v2": otherV2, "cosign v3": otherV3} {
+		_, err := createPod(ctx, newPod("keyless-other", im.ref), true)
+		t.Run(name+" by another workflow", func(t *testing.T) { wantDenied(t, err, "untrusted-signer", im.digest) })
+	}
+	_, err = createPod(ctx, newPod("keyless-unsigned", unsigned.ref), true)
+	wantDenied(t, err, "unsigned", unsigned.digest)
+}
