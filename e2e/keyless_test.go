@@ -32,7 +32,7 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	}
 	type image struct{ ref, digest string }
 	signed := func(host, repo string, c *stack.Cosign, subject string, extra ...string) image {
-		ref, digest, err := stack.PushImageTo(ctx, host, "keyless/"+repo+":v1")
+		ref, digest, err := stack.PushImageTo(ctx, host, repo+":v1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,18 +41,18 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Sign(ctx, host+"/keyless/"+repo+"@"+digest, append(flags, extra...)...); err != nil {
+			if err := c.Sign(ctx, host+"/"+repo+"@"+digest, append(flags, extra...)...); err != nil {
 				t.Fatal(err)
 			}
 		}
 		return image{ref, digest}
 	}
-	v2 := signed(suite.Registry, "v2", suite.Cosign, releaseWorkflow)
-	v3 := signed(suite.Zot, "v3", suite.Cosign3, releaseWorkflow)
-	v3Legacy := signed(suite.Registry, "v3-legacy", suite.Cosign3, releaseWorkflow, "--new-bundle-format=false")
-	otherV2 := signed(suite.Registry, "other-v2", suite.Cosign, otherWorkflow)
-	otherV3 := signed(suite.Zot, "other-v3", suite.Cosign3, otherWorkflow)
-	unsigned := signed(suite.Zot, "unsigned", nil, "")
+	v2 := signed(suite.Registry, "keyless/v2", suite.Cosign, releaseWorkflow)
+	v3 := signed(suite.Zot, "keyless/v3", suite.Cosign3, releaseWorkflow)
+	v3Legacy := signed(suite.Registry, "keyless/v3-legacy", suite.Cosign3, releaseWorkflow, "--new-bundle-format=false")
+	otherV2 := signed(suite.Registry, "keyless/other-v2", suite.Cosign, otherWorkflow)
+	otherV3 := signed(suite.Zot, "keyless/other-v3", suite.Cosign3, otherWorkflow)
+	unsigned := signed(suite.Zot, "keyless/unsigned", nil, "")
 
 	p := stack.ClusterPolicy("keyless-private", []string{suite.Registry + "/keyless/**", suite.Zot + "/keyless/**"}, "unused", "", "")
 	authorities := []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
@@ -80,4 +80,29 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	}
 	_, err = createPod(ctx, newPod("keyless-unsigned", unsigned.ref), true)
 	wantDenied(t, err, "unsigned", unsigned.digest)
+
+	// The same CA and timestamp authority given as PEM, not trusted_root.json.
+	ca, tsa := ps.PEMs()
+	pemSigned := signed(suite.Registry, "keyless-pem/v2", suite.Cosign, releaseWorkflow)
+	pemOther := signed(suite.Zot, "keyless-pem/other", suite.Cosign3, otherWorkflow)
+	p = stack.ClusterPolicy("keyless-pem", []string{suite.Registry + "/keyless-pem/**", suite.Zot + "/keyless-pem/**"}, "unused", "", "")
+	authorities = []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
+		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
+		"trustedRoot":              map[string]any{"pem": map[string]any{"certificateAuthorities": []any{ca}, "timestampAuthorities": []any{tsa}}},
+		"transparencyLogThreshold": int64(0),
+	}}}
+	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.WaitPolicy(ctx, pemOther.ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createPod(ctx, newPod("keyless-pem", pemSigned.ref), true); err != nil {
+		t.Errorf("PEM trusted root: signed by the release workflow, denied: %v", err)
+	}
+	_, err = createPod(ctx, newPod("keyless-pem-other", pemOther.ref), true)
+	wantDenied(t, err, "untrusted-signer", pemOther.digest)
 }

@@ -51,13 +51,26 @@ func compileKeyless(ctx context.Context, o Object, k *v1alpha1.KeylessAuthority,
 // policy o, reading a ConfigMap when it lives in one.
 func trustedRootJSON(ctx context.Context, o Object, src v1alpha1.TrustedRootSource, cluster SecretReader) ([]byte, error) {
 	configMaps, _ := cluster.(ConfigMapReader)
+	set := 0
+	for _, given := range []bool{src.Data != "", src.ConfigMapRef != nil, src.PEM != nil} {
+		if given {
+			set++
+		}
+	}
 	switch {
-	case src.Data != "" && src.ConfigMapRef != nil:
-		return nil, errors.New("set keyless.trustedRoot.data or keyless.trustedRoot.configMapRef, not both")
-	case src.Data == "" && src.ConfigMapRef == nil:
-		return nil, errors.New("keyless.trustedRoot: set data (the trusted_root.json) or configMapRef (a ConfigMap that holds it)")
-	case src.ConfigMapRef == nil:
+	case set > 1:
+		return nil, errors.New("keyless.trustedRoot: set one of data, configMapRef and pem, not several")
+	case set == 0:
+		return nil, errors.New("keyless.trustedRoot: set data (the trusted_root.json), configMapRef (a ConfigMap that holds it) or pem (CA certificates and log keys)")
+	case src.Data != "":
 		return []byte(src.Data), nil
+	case src.PEM != nil:
+		p := src.PEM
+		js, err := verify.PEMRoot{CertificateAuthorities: p.CertificateAuthorities, TimestampAuthorities: p.TimestampAuthorities, TransparencyLogs: p.TransparencyLogs, CTLogs: p.CTLogs}.TrustedRootJSON()
+		if err != nil {
+			return nil, fmt.Errorf("keyless.trustedRoot.pem: %w", err)
+		}
+		return js, nil
 	case configMaps == nil:
 		return nil, errNoConfigMaps
 	}

@@ -40,7 +40,9 @@ func keylessPolicy(kind, namespace string, as ...v1alpha1.Authority) Object {
 }
 
 func TestCompileKeyless(t *testing.T) {
-	trustedRoot := verifytest.NewSigstore(t).TrustedRoot(t, verifytest.RootOptions{})
+	sigstore := verifytest.NewSigstore(t)
+	trustedRoot := sigstore.TrustedRoot(t, verifytest.RootOptions{})
+	caPEM, tsaPEM, logPEM := sigstore.PEMs(t)
 	inline := v1alpha1.TrustedRootSource{Data: trustedRoot}
 	exact := v1alpha1.Identity{Issuer: ciIssuer, Subject: ciSubject}
 	cluster := fakeCluster{configMaps: map[string]map[string]string{
@@ -68,7 +70,15 @@ func TestCompileKeyless(t *testing.T) {
 		{name: "trusted root not JSON", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: `{"mediaType":`}, exact)), wantErr: "keyless: trusted root:"},
 		{name: "no trusted root", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{}, exact)), wantErr: "keyless.trustedRoot: set data"},
 		{name: "data and configMapRef", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: trustedRoot, ConfigMapRef: cm("gatehouse-system", "sigstore", "").ConfigMapRef}, exact)), cluster: cluster,
-			wantErr: "not both"},
+			wantErr: "set one of data, configMapRef and pem, not several"},
+		{name: "PEM certificates and keys", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{PEM: &v1alpha1.TrustedRootPEM{
+			CertificateAuthorities: []string{caPEM}, TimestampAuthorities: []string{tsaPEM}, TransparencyLogs: []string{logPEM}}}, exact))},
+		{name: "PEM without a log, threshold 1", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{PEM: &v1alpha1.TrustedRootPEM{
+			CertificateAuthorities: []string{caPEM}, TimestampAuthorities: []string{tsaPEM}}}, exact)), wantErr: "the trusted root lists only 0 transparency log(s)"},
+		{name: "PEM key in place of a CA", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{PEM: &v1alpha1.TrustedRootPEM{
+			CertificateAuthorities: []string{logPEM}, TransparencyLogs: []string{logPEM}}}, exact)), wantErr: "keyless.trustedRoot.pem: certificateAuthorities[0]: not PEM certificates"},
+		{name: "PEM and data", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: trustedRoot, PEM: &v1alpha1.TrustedRootPEM{CertificateAuthorities: []string{caPEM}}}, exact)),
+			wantErr: "not several"},
 		{name: "threshold 0 uses signed timestamps", o: keylessPolicy(cip, "", threshold(0))},
 		{name: "threshold above the root's logs", o: keylessPolicy(cip, "", threshold(2)), wantErr: "the trusted root lists only 1 transparency log(s)"},
 		{name: "negative threshold", o: keylessPolicy(cip, "", threshold(-1)), wantErr: "keyless.transparencyLogThreshold -1"},

@@ -201,3 +201,9 @@ func urlOf(subject string) ([]*url.URL, error) {
 	return []*url.URL{u}, nil
 }
 
+
+// PEMs returns the CA certificate and the timestamp authority's chain
+// (signing certificate first), for a trusted root given as PEM.
+func (p *PrivateSigstore) PEMs() (ca, tsa string) {
+	return string(pemCert(p.caCert)), string(pemCert(p.tsaLeaf)) + string(pemCert(p.tsaRoot))
+}

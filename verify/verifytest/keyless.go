@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -315,4 +316,29 @@ func SignLegacyKeyless(t testing.TB, repo string, digest v1.Hash, s *Sigstore, s
 // Intermediates are the CA's intermediate certificates.
 func (s *Sigstore) Intermediates() []*x509.Certificate {
 	return s.vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority).Intermediates
+}
+
+// PEMs returns the instance's trust material as PEM: its CA chain
+// (intermediates first, root last), its timestamp authority's chain (the
+// signing certificate first) and its transparency log's public key.
+func (s *Sigstore) PEMs(t testing.TB) (ca, tsa, tlog string) {
+	t.Helper()
+	fulcio := s.vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority)
+	ts := s.vs.TimestampingAuthorities()[0].(*root.SigstoreTimestampingAuthority)
+	caPEM, err := cryptoutils.MarshalCertificatesToPEM(append(slices.Clone(fulcio.Intermediates), fulcio.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsaPEM, err := cryptoutils.MarshalCertificatesToPEM(append(append([]*x509.Certificate{ts.Leaf}, ts.Intermediates...), ts.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range s.vs.RekorLogs() {
+		key, err := cryptoutils.MarshalPublicKeyToPEM(l.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlog = string(key)
+	}
+	return string(caPEM), string(tsaPEM), tlog
 }

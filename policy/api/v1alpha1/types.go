@@ -80,8 +80,8 @@ type Authority struct {
 	Name string `json:"name"`
 	// Key trusts cosign signatures made with one key.
 	Key *KeyAuthority `json:"key,omitempty"`
-	// Keyless trusts cosign v3 keyless signatures: sigstore bundles signed
-	// with a short-lived certificate issued to one of the given identities.
+	// Keyless trusts cosign keyless signatures (v3 bundles and the v2 .sig
+	// format) made with a certificate issued to one of the given identities.
 	Keyless *KeylessAuthority `json:"keyless,omitempty"`
 	// Notation trusts Notary Project signatures (notation sign): JWS or
 	// COSE envelopes signed with an X.509 certificate.
@@ -112,9 +112,9 @@ type SecretKeyRef struct {
 	Key string `json:"key,omitempty"`
 }
 
-// KeylessAuthority trusts cosign v3 keyless signatures (sigstore bundles
-// attached as OCI referrers) whose certificate was issued by a certificate
-// authority of the trusted root to one of the identities.
+// KeylessAuthority trusts cosign keyless signatures (sigstore bundles of
+// cosign v3, and the .sig format of cosign v2) whose certificate was issued
+// by a certificate authority of the trusted root to one of the identities.
 type KeylessAuthority struct {
 	// Identities a signing certificate must match (any one of them).
 	Identities []Identity `json:"identities"`
@@ -146,14 +146,37 @@ type Identity struct {
 	SubjectRegExp string `json:"subjectRegExp,omitempty"`
 }
 
-// TrustedRootSource gives a trusted root inline (Data) or in a ConfigMap
-// (ConfigMapRef), not both.
+// TrustedRootSource gives a trusted root inline (Data), in a ConfigMap
+// (ConfigMapRef), or as certificates and keys you bring (PEM): exactly one.
 type TrustedRootSource struct {
 	// Data is the trusted_root.json document itself.
 	Data string `json:"data,omitempty"`
 	// ConfigMapRef names a ConfigMap that holds the trusted_root.json.
 	// Gatehouse reads it when the policy loads and again every minute.
 	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
+	// PEM builds the trusted root from certificates and public keys you
+	// bring, for a private Sigstore deployment without a trusted_root.json.
+	PEM *TrustedRootPEM `json:"pem,omitempty"`
+}
+
+// TrustedRootPEM is a trusted root given as PEM certificates and keys. Its
+// authorities and logs are trusted at any time: give a trusted_root.json
+// to bound them to validity periods.
+type TrustedRootPEM struct {
+	// CertificateAuthorities lists the certificate authorities (Fulcio)
+	// that issue signing certificates, each as its PEM chain: intermediates
+	// first, the root last. At least one.
+	CertificateAuthorities []string `json:"certificateAuthorities"`
+	// TimestampAuthorities lists RFC 3161 timestamp authorities, each as its
+	// PEM chain: the signing certificate first, the root last.
+	TimestampAuthorities []string `json:"timestampAuthorities,omitempty"`
+	// TransparencyLogs lists the PEM public keys of transparency logs
+	// (Rekor v1) whose entries count toward transparencyLogThreshold.
+	TransparencyLogs []string `json:"transparencyLogs,omitempty"`
+	// CTLogs lists the PEM public keys of certificate transparency logs.
+	// When set, a signing certificate must carry a signed certificate
+	// timestamp of one of them.
+	CTLogs []string `json:"ctLogs,omitempty"`
 }
 
 // ConfigMapKeyRef names one key of a ConfigMap.
