@@ -201,7 +201,6 @@ func urlOf(subject string) ([]*url.URL, error) {
 	return []*url.URL{u}, nil
 }
 
-
 // PEMs returns the CA certificate and the timestamp authority's chain
 // (signing certificate first), for a trusted root given as PEM.
 func (p *PrivateSigstore) PEMs() (ca, tsa string) {
