@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"gatehouse.dev/gatehouse/e2e/stack"
+	"gatehouse.dev/gatehouse/verify/verifytest"
 )
 
 const (
@@ -105,4 +109,40 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	}
 	_, err = createPod(ctx, newPod("keyless-pem-other", pemOther.ref), true)
 	wantDenied(t, err, "untrusted-signer", pemOther.digest)
+
+	// The same trusted root distributed through a TUF repository, whose
+	// archive sits in a ConfigMap as binary data.
+	repo := verifytest.NewTUFRepo(t, map[string][]byte{"trusted_root.json": []byte(trustedRoot)}, time.Now().Add(time.Hour))
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: stack.SystemNamespace, Name: "sigstore-tuf"},
+		BinaryData: map[string][]byte{"mirror.tar.gz": repo.TarGz(t, "")},
+	}
+	if _, err := suite.Client.CoreV1().ConfigMaps(stack.SystemNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tufSigned := signed(suite.Zot, "keyless-tuf/v3", suite.Cosign3, releaseWorkflow)
+	tufOther := signed(suite.Registry, "keyless-tuf/other", suite.Cosign, otherWorkflow)
+	p = stack.ClusterPolicy("keyless-tuf", []string{suite.Registry + "/keyless-tuf/**", suite.Zot + "/keyless-tuf/**"}, "unused", "", "")
+	authorities = []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
+		"identities": []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
+		"trustedRoot": map[string]any{"tuf": map[string]any{
+			"root":               string(repo.Root),
+			"mirrorConfigMapRef": map[string]any{"namespace": stack.SystemNamespace, "name": "sigstore-tuf"},
+		}},
+		"transparencyLogThreshold": int64(0),
+	}}}
+	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.WaitPolicy(ctx, tufOther.ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createPod(ctx, newPod("keyless-tuf", tufSigned.ref), true); err != nil {
+		t.Errorf("TUF trusted root: signed by the release workflow, denied: %v", err)
+	}
+	_, err = createPod(ctx, newPod("keyless-tuf-other", tufOther.ref), true)
+	wantDenied(t, err, "untrusted-signer", tufOther.digest)
 }

@@ -2,9 +2,11 @@ package policy
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/verify"
@@ -43,11 +45,17 @@ func TestCompileKeyless(t *testing.T) {
 	sigstore := verifytest.NewSigstore(t)
 	trustedRoot := sigstore.TrustedRoot(t, verifytest.RootOptions{})
 	caPEM, tsaPEM, logPEM := sigstore.PEMs(t)
+	repo := verifytest.NewTUFRepo(t, map[string][]byte{"trusted_root.json": []byte(trustedRoot)}, time.Now().Add(time.Hour))
+	mirror := repo.TarGz(t, "")
+	tufInline := &v1alpha1.TrustedRootTUF{Root: string(repo.Root), Mirror: base64.StdEncoding.EncodeToString(mirror)}
+	tufCM := &v1alpha1.TrustedRootTUF{Root: string(repo.Root), MirrorConfigMapRef: &v1alpha1.ConfigMapKeyRef{Namespace: "gatehouse-system", Name: "tuf"}}
+	strangerRepo := verifytest.NewTUFRepo(t, map[string][]byte{"trusted_root.json": []byte(trustedRoot)}, time.Now().Add(time.Hour))
 	inline := v1alpha1.TrustedRootSource{Data: trustedRoot}
 	exact := v1alpha1.Identity{Issuer: ciIssuer, Subject: ciSubject}
 	cluster := fakeCluster{configMaps: map[string]map[string]string{
 		"gatehouse-system/sigstore": {DefaultTrustedRootKey: trustedRoot},
 		"team/sigstore":             {"root.json": trustedRoot},
+		"gatehouse-system/tuf":      {DefaultTUFMirrorKey: string(mirror)},
 	}}
 	cm := func(ns, name, key string) v1alpha1.TrustedRootSource {
 		return v1alpha1.TrustedRootSource{ConfigMapRef: &v1alpha1.ConfigMapKeyRef{Namespace: ns, Name: name, Key: key}}
@@ -70,7 +78,7 @@ func TestCompileKeyless(t *testing.T) {
 		{name: "trusted root not JSON", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: `{"mediaType":`}, exact)), wantErr: "keyless: trusted root:"},
 		{name: "no trusted root", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{}, exact)), wantErr: "keyless.trustedRoot: set data"},
 		{name: "data and configMapRef", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: trustedRoot, ConfigMapRef: cm("gatehouse-system", "sigstore", "").ConfigMapRef}, exact)), cluster: cluster,
-			wantErr: "set one of data, configMapRef and pem, not several"},
+			wantErr: "set one of data, configMapRef, pem and tuf, not several"},
 		{name: "PEM certificates and keys", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{PEM: &v1alpha1.TrustedRootPEM{
 			CertificateAuthorities: []string{caPEM}, TimestampAuthorities: []string{tsaPEM}, TransparencyLogs: []string{logPEM}}}, exact))},
 		{name: "PEM without a log, threshold 1", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{PEM: &v1alpha1.TrustedRootPEM{
@@ -79,6 +87,17 @@ func TestCompileKeyless(t *testing.T) {
 			CertificateAuthorities: []string{logPEM}, TransparencyLogs: []string{logPEM}}}, exact)), wantErr: "keyless.trustedRoot.pem: certificateAuthorities[0]: not PEM certificates"},
 		{name: "PEM and data", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{Data: trustedRoot, PEM: &v1alpha1.TrustedRootPEM{CertificateAuthorities: []string{caPEM}}}, exact)),
 			wantErr: "not several"},
+		{name: "TUF mirror inline", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: tufInline}, exact))},
+		{name: "TUF mirror in a ConfigMap", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: tufCM}, exact)), cluster: cluster},
+		{name: "TUF mirror of another repository", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: &v1alpha1.TrustedRootTUF{
+			Root: string(repo.Root), Mirror: base64.StdEncoding.EncodeToString(strangerRepo.TarGz(t, ""))}}, exact)), wantErr: "keyless.trustedRoot.tuf: the mirror does not verify against the root"},
+		{name: "TUF mirror not base64", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: &v1alpha1.TrustedRootTUF{Root: string(repo.Root), Mirror: "%%"}}, exact)),
+			wantErr: "keyless.trustedRoot.tuf.mirror: not base64"},
+		{name: "TUF without a mirror", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: &v1alpha1.TrustedRootTUF{Root: string(repo.Root)}}, exact)),
+			wantErr: "keyless.trustedRoot.tuf: set mirror"},
+		{name: "TUF mirror ConfigMap without the key", o: keylessPolicy(cip, "", keylessAuthority("ci", v1alpha1.TrustedRootSource{TUF: &v1alpha1.TrustedRootTUF{
+			Root: string(repo.Root), MirrorConfigMapRef: &v1alpha1.ConfigMapKeyRef{Namespace: "gatehouse-system", Name: "sigstore"}}}, exact)), cluster: cluster,
+			wantErr: `keyless.trustedRoot.tuf.mirrorConfigMapRef: ConfigMap gatehouse-system/sigstore has no key "mirror.tar.gz"`},
 		{name: "threshold 0 uses signed timestamps", o: keylessPolicy(cip, "", threshold(0))},
 		{name: "threshold above the root's logs", o: keylessPolicy(cip, "", threshold(2)), wantErr: "the trusted root lists only 1 transparency log(s)"},
 		{name: "negative threshold", o: keylessPolicy(cip, "", threshold(-1)), wantErr: "keyless.transparencyLogThreshold -1"},

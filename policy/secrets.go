@@ -45,7 +45,14 @@ func (k KubeSecrets) ConfigMapData(ctx context.Context, namespace, name string) 
 	if err != nil {
 		return nil, err
 	}
-	return c.Data, nil
+	data := maps.Clone(c.Data)
+	if data == nil {
+		data = map[string]string{}
+	}
+	for key, b := range c.BinaryData { // a file that is not UTF-8, as kubectl stores an archive
+		data[key] = string(b)
+	}
+	return data, nil
 }
 
 // DefaultSecretKey is the data key read when a secretRef names none: the

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 )
 
@@ -79,5 +83,22 @@ func TestResyncRereadsSecrets(t *testing.T) {
 	secrets["gatehouse-system/ci-key"]["cosign.pub"] = []byte("garbage")
 	if err := s.Resync(); err == nil || keyID() != rotated || len(s.Errors()) != 1 {
 		t.Fatalf("broken key: err %v, key kept %v, errors %v", err, keyID() == rotated, s.Errors())
+	}
+}
+
+// ConfigMapData returns binary data (an archive kubectl stored from a
+// file) next to text data.
+func TestKubeSecretsConfigMapBinaryData(t *testing.T) {
+	client := fake.NewClientset(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "gatehouse-system", Name: "tuf"},
+		Data:       map[string]string{"root.json": "{}"},
+		BinaryData: map[string][]byte{"mirror.tar.gz": {0x1f, 0x8b, 0xff}},
+	})
+	data, err := KubeSecrets{Client: client}.ConfigMapData(context.Background(), "gatehouse-system", "tuf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data["root.json"] != "{}" || data["mirror.tar.gz"] != "\x1f\x8b\xff" {
+		t.Fatalf("data %q", data)
 	}
 }

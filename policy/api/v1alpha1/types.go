@@ -147,7 +147,8 @@ type Identity struct {
 }
 
 // TrustedRootSource gives a trusted root inline (Data), in a ConfigMap
-// (ConfigMapRef), or as certificates and keys you bring (PEM): exactly one.
+// (ConfigMapRef), as certificates and keys you bring (PEM), or as a TUF
+// repository (TUF): exactly one.
 type TrustedRootSource struct {
 	// Data is the trusted_root.json document itself.
 	Data string `json:"data,omitempty"`
@@ -157,6 +158,30 @@ type TrustedRootSource struct {
 	// PEM builds the trusted root from certificates and public keys you
 	// bring, for a private Sigstore deployment without a trusted_root.json.
 	PEM *TrustedRootPEM `json:"pem,omitempty"`
+	// TUF reads the trusted root from a serialized TUF repository (a copy
+	// of Sigstore's, or a private one), verified offline from its initial
+	// root.json.
+	TUF *TrustedRootTUF `json:"tuf,omitempty"`
+}
+
+// TrustedRootTUF is a serialized TUF repository: its trust anchor and a tar
+// archive of the repository, inline (Mirror) or in a ConfigMap
+// (MirrorConfigMapRef), not both. Its metadata must not have expired:
+// refresh the mirror before the timestamp metadata expires.
+type TrustedRootTUF struct {
+	// Root is the repository's initial root.json, the trust anchor. Newer
+	// root versions in the mirror count only when this one's keys sign them.
+	Root string `json:"root"`
+	// Mirror is the repository as a base64 tar archive, gzip-compressed or
+	// not (tar -C repository -czf mirror.tar.gz . and base64 -w0).
+	Mirror string `json:"mirror,omitempty"`
+	// MirrorConfigMapRef names the ConfigMap key holding the archive (binary
+	// data, as kubectl create configmap --from-file stores it; default key
+	// "mirror.tar.gz"). Read when the policy loads and again every minute.
+	MirrorConfigMapRef *ConfigMapKeyRef `json:"mirrorConfigMapRef,omitempty"`
+	// Target names the trusted root among the repository's targets
+	// (default "trusted_root.json").
+	Target string `json:"target,omitempty"`
 }
 
 // TrustedRootPEM is a trusted root given as PEM certificates and keys. Its
@@ -186,7 +211,8 @@ type ConfigMapKeyRef struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Name of the ConfigMap.
 	Name string `json:"name"`
-	// Key is the data key holding the trusted root (default "trusted_root.json").
+	// Key is the data key (default "trusted_root.json" for a trusted root,
+	// "mirror.tar.gz" for a TUF mirror).
 	Key string `json:"key,omitempty"`
 }
 
