@@ -21,51 +21,72 @@ type flagInfo struct {
 	def string // the default, unquoted; the zero value's text when not printed
 }
 
-var gatehouseBin struct {
+// binary is a command of this module, built once per test run.
+type binary struct {
+	pkg  string
 	once sync.Once
 	path string
 	err  error
 }
 
-// buildGatehouse builds the gatehouse binary once per test run.
-func buildGatehouse(t *testing.T) string {
+var (
+	gatehouseBin = &binary{pkg: "gatehouse.dev/gatehouse/cmd/gatehouse"}
+	migrateBin   = &binary{pkg: "gatehouse.dev/gatehouse/cmd/gatehouse-migrate"}
+)
+
+// build builds the binary once per test run.
+func (b *binary) build(t *testing.T) string {
 	t.Helper()
-	gatehouseBin.once.Do(func() {
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "gatehouse-docs-")
 		if err != nil {
-			gatehouseBin.err = err
+			b.err = err
 			return
 		}
 		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-		gatehouseBin.path = filepath.Join(dir, "gatehouse")
-		build := exec.Command("go", "build", "-o", gatehouseBin.path, "gatehouse.dev/gatehouse/cmd/gatehouse")
+		b.path = filepath.Join(dir, filepath.Base(b.pkg))
+		build := exec.Command("go", "build", "-o", b.path, b.pkg)
 		build.Dir = repoRoot
 		if out, err := build.CombinedOutput(); err != nil {
-			gatehouseBin.err = fmt.Errorf("building gatehouse: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
 		}
 	})
-	if gatehouseBin.err != nil {
-		t.Fatal(gatehouseBin.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return gatehouseBin.path
+	return b.path
 }
 
 // serveFlags parses `gatehouse serve -h` of the built binary: the flags a
 // user actually gets, with the defaults they actually have.
 func serveFlags(t *testing.T) map[string]flagInfo {
 	t.Helper()
-	bin := buildGatehouse(t)
+	return helpFlags(t, gatehouseBin, 10, "serve", "-h")
+}
+
+// migrateFlags parses `gatehouse-migrate -h`, the flags docs/migrate.md
+// documents.
+func migrateFlags(t *testing.T) map[string]flagInfo {
+	t.Helper()
+	return helpFlags(t, migrateBin, 2, "-h")
+}
+
+// helpFlags runs the built binary with args asking for its usage and parses
+// the flags it prints, at least atLeast of them.
+func helpFlags(t *testing.T, b *binary, atLeast int, args ...string) map[string]flagInfo {
+	t.Helper()
+	bin := b.build(t)
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "-h")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("gatehouse serve -h: %v", err)
+		t.Fatalf("%s %s: %v", filepath.Base(bin), strings.Join(args, " "), err)
 	}
 	flags := parseFlagUsage(t, stderr.String())
-	if len(flags) < 10 {
-		t.Fatalf("parsed only %d flags from gatehouse serve -h:\n%s", len(flags), stderr.String())
+	if len(flags) < atLeast {
+		t.Fatalf("parsed only %d flags from %s %s:\n%s", len(flags), filepath.Base(bin), strings.Join(args, " "), stderr.String())
 	}
 	return flags
 }
@@ -119,18 +140,18 @@ func zeroText(typ string) string {
 	return "" // string and list values
 }
 
-// documentedFlags reads the table of docs/flags.md: flag name -> default
+// documentedFlags reads the flag table of a docs page: flag name -> default
 // cell, with the code quotes removed and `""` read as the empty string.
-func documentedFlags(t *testing.T) map[string]string {
+func documentedFlags(t *testing.T, page string) map[string]string {
 	t.Helper()
-	rows := tableRows(readFile(t, "flags.md"), regexp.MustCompile("^`--([a-z0-9-]+)`$"))
+	rows := tableRows(readFile(t, page), regexp.MustCompile("^`--([a-z0-9-]+)`$"))
 	out := map[string]string{}
 	for name, rs := range rows {
 		if len(rs) > 1 {
-			t.Errorf("docs/flags.md: --%s has %d rows", name, len(rs))
+			t.Errorf("docs/%s: --%s has %d rows", page, name, len(rs))
 		}
 		if len(rs[0]) != 3 {
-			t.Errorf("docs/flags.md: --%s row has %d cells, want 3 (flag, default, meaning)", name, len(rs[0]))
+			t.Errorf("docs/%s: --%s row has %d cells, want 3 (flag, default, meaning)", page, name, len(rs[0]))
 			continue
 		}
 		cell := strings.TrimSpace(rs[0][1])
@@ -145,21 +166,31 @@ func documentedFlags(t *testing.T) map[string]string {
 	return out
 }
 
+// Each binary's flags are documented in its page's table, with their
+// defaults: gatehouse serve in flags.md, gatehouse-migrate in migrate.md.
 func TestEveryFlagIsDocumentedWithItsDefault(t *testing.T) {
-	flags := serveFlags(t)
-	docs := documentedFlags(t)
-	for _, name := range sortedKeys(flags) {
-		got, ok := docs[name]
-		switch {
-		case !ok:
-			t.Errorf("docs/flags.md: --%s is missing (default %q)", name, flags[name].def)
-		case got != flags[name].def:
-			t.Errorf("docs/flags.md: --%s default is %q, gatehouse serve -h says %q", name, got, flags[name].def)
+	for page, command := range map[string]struct {
+		name  string
+		flags func(*testing.T) map[string]flagInfo
+	}{
+		"flags.md":   {"gatehouse serve", serveFlags},
+		"migrate.md": {"gatehouse-migrate", migrateFlags},
+	} {
+		flags := command.flags(t)
+		docs := documentedFlags(t, page)
+		for _, name := range sortedKeys(flags) {
+			got, ok := docs[name]
+			switch {
+			case !ok:
+				t.Errorf("docs/%s: --%s is missing (default %q)", page, name, flags[name].def)
+			case got != flags[name].def:
+				t.Errorf("docs/%s: --%s default is %q, %s -h says %q", page, name, got, command.name, flags[name].def)
+			}
 		}
-	}
-	for _, name := range sortedKeys(docs) {
-		if _, ok := flags[name]; !ok {
-			t.Errorf("docs/flags.md documents --%s, which gatehouse serve does not have", name)
+		for _, name := range sortedKeys(docs) {
+			if _, ok := flags[name]; !ok {
+				t.Errorf("docs/%s documents --%s, which %s does not have", page, name, command.name)
+			}
 		}
 	}
 }
@@ -169,15 +200,22 @@ func TestEveryFlagIsDocumentedWithItsDefault(t *testing.T) {
 var otherTools = map[string]bool{"key": true, "tlog-upload": true, "image": true, "name": true, "recursive": true, "from-file": true, "new-bundle-format": true, "certificate": true, "certificate-chain": true}
 
 // Prose in every page may only name flags that exist, so a renamed flag
-// cannot live on in an explanation.
+// cannot live on in an explanation. docs/migrate.md may also name the flags
+// of gatehouse-migrate, which it documents; no other page may.
 func TestDocsNameOnlyRealFlags(t *testing.T) {
-	flags := serveFlags(t)
+	flags, migrate := serveFlags(t), migrateFlags(t)
 	re := regexp.MustCompile(`(?:^|[\s(\x60])--([a-z][a-z0-9-]*)`)
 	for _, file := range markdownFiles(t) {
 		for i, line := range strings.Split(readFile(t, file), "\n") {
 			for _, m := range re.FindAllStringSubmatch(line, -1) {
-				if _, ok := flags[m[1]]; !ok && !otherTools[m[1]] {
+				_, serve := flags[m[1]]
+				_, migrateFlag := migrate[m[1]]
+				switch {
+				case serve || otherTools[m[1]]:
+				case file != "migrate.md":
 					t.Errorf("%s:%d: --%s is not a flag of gatehouse serve", file, i+1, m[1])
+				case !migrateFlag:
+					t.Errorf("%s:%d: --%s is not a flag of gatehouse serve or gatehouse-migrate", file, i+1, m[1])
 				}
 			}
 		}
