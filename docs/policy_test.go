@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -19,19 +20,21 @@ import (
 func compileAll(t *testing.T, where string, objs []policy.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if _, err := policy.CompileWith(context.Background(), o, anySecret{trustedRoot: docTrustedRoot(t)}); err != nil {
+		caPEM, crl := docNotation(t)
+		if _, err := policy.CompileWith(context.Background(), o, anySecret{trustedRoot: docTrustedRoot(t), caPEM: caPEM, crl: crl}); err != nil {
 			t.Errorf("%s: %v", where, err)
 		}
 	}
 }
 
 // anySecret stands in for the cluster in documented secretRef and
-// configMapRef examples: every Secret holds a valid public key and every
-// ConfigMap a valid trusted root, under the default key names.
-type anySecret struct{ trustedRoot string }
+// configMapRef examples: every Secret holds a valid public key, a notation
+// CA certificate (ca.crt) and its CRL (ca.crl), and every ConfigMap a valid
+// trusted root, under the default key names.
+type anySecret struct{ trustedRoot, caPEM, crl string }
 
-func (anySecret) SecretData(context.Context, string, string) (map[string][]byte, error) {
-	return map[string][]byte{"cosign.pub": []byte(docKey)}, nil
+func (a anySecret) SecretData(context.Context, string, string) (map[string][]byte, error) {
+	return map[string][]byte{"cosign.pub": []byte(docKey), "ca.crt": []byte(a.caPEM), "ca.crl": []byte(a.crl)}, nil
 }
 
 func (a anySecret) ConfigMapData(context.Context, string, string) (map[string]string, error) {
@@ -47,6 +50,22 @@ var (
 func docTrustedRoot(t testing.TB) string {
 	trustedRootOnce.Do(func() { trustedRoot = verifytest.NewSigstore(t).TrustedRoot(t, verifytest.RootOptions{}) })
 	return trustedRoot
+}
+
+var (
+	notationOnce   sync.Once
+	notationCAPEM  string
+	notationCRLPEM string
+)
+
+// docNotation is a notation CA and a CRL it signed, made once, standing in
+// for those of documented secretRef examples.
+func docNotation(t testing.TB) (caPEM, crl string) {
+	notationOnce.Do(func() {
+		ca := verifytest.NewNotationCA(t, "example release CA")
+		notationCAPEM, notationCRLPEM = ca.PEM, ca.CRL(t, time.Now(), time.Now().Add(time.Hour))
+	})
+	return notationCAPEM, notationCRLPEM
 }
 
 const docKey = `-----BEGIN PUBLIC KEY-----

@@ -24,7 +24,7 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 		o.Reason, o.Message = r.Error.Reason, r.Error.Message
 		return o
 	}
-	index := subject{digest: r.Digest, found: r.SignaturesFound, signatures: r.Signatures}
+	index := subject{digest: r.Digest, found: r.SignaturesFound, signatures: r.Signatures, rejected: r.Rejected}
 	checkIndex := p.MultiArch != v1alpha1.MultiArchPlatforms || !r.Index
 	if checkIndex {
 		if reason, msg := p.judge(index, r.Repository); reason != "" {
@@ -35,7 +35,7 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 	if p.MultiArch != v1alpha1.MultiArchIndex && r.Index {
 		for i := range r.Platforms {
 			pr := &r.Platforms[i]
-			s := subject{digest: pr.Digest, platform: pr.Platform, found: pr.SignaturesFound, signatures: pr.Signatures}
+			s := subject{digest: pr.Digest, platform: pr.Platform, found: pr.SignaturesFound, signatures: pr.Signatures, rejected: pr.Rejected}
 			if reason, msg := p.judge(s, r.Repository); reason != "" {
 				o.Reason, o.Message = reason, msg+p.platformHint(index)
 				return o
@@ -52,6 +52,19 @@ type subject struct {
 	digest, platform string
 	found            int
 	signatures       []verify.Signature
+	rejected         []verify.Rejection
+}
+
+// rejection returns why an authority refused a signature of its signer,
+// e.g. "certificate ... was revoked", or "".
+func (s subject) rejection(authorityID string) string {
+	var msgs []string
+	for _, r := range s.rejected {
+		if r.Authority == authorityID {
+			msgs = append(msgs, r.Message)
+		}
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // signature returns the verified signature of an authority, if any.
@@ -95,6 +108,8 @@ func (p *Policy) judge(s subject, repository string) (verify.Reason, string) {
 	for _, a := range p.Authorities {
 		if sig, ok := s.signature(a.ID); ok {
 			signers[signer(sig)] = true
+		} else if why := s.rejection(a.ID); why != "" {
+			missing = append(missing, fmt.Sprintf("%q (%s; its signature was refused: %s)", p.names[a.ID], describe(a), why))
 		} else {
 			missing = append(missing, fmt.Sprintf("%q (%s)", p.names[a.ID], describe(a)))
 		}
@@ -139,6 +154,9 @@ func (p *Policy) failureMessage(s subject, repository string, missing []string, 
 	}
 	if signed > 0 {
 		from = fmt.Sprintf("%d from the policy's authorities", signed)
+	}
+	if len(s.rejected) > 0 {
+		fix = "sign again with a certificate the CRLs do not revoke (or, if a CRL is stale or not signed by its CA, load a current one from that CA)"
 	}
 	return fmt.Sprintf("%s has %d signature(s), %s; %s requires %s. Fix: %s",
 		s, s.found, from, p.ID, need, fix)

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,28 @@ func TestCompileNotation(t *testing.T) {
 		a.Notation.Level = l
 		return a
 	}
+	withCRLs := func(crls ...v1alpha1.NotationCRL) v1alpha1.Authority {
+		a := notationAuthority("release", inline, releaseIdentity)
+		a.Notation.CRLs = crls
+		return a
+	}
+	crlPEM := ca.CRL(t, time.Now(), time.Now().Add(time.Hour))
+	block, _ := pem.Decode([]byte(crlPEM))
+	cluster.fakeSecrets["gatehouse-system/release-crl"] = map[string][]byte{"ca.crl": []byte(crlPEM)}
+	cluster.configMaps["team/release-crl"] = map[string]string{"ca.crl": string(block.Bytes)} // binaryData, DER
 	cip, ip := v1alpha1.KindClusterImagePolicy, v1alpha1.KindImagePolicy
 	tests := []compileCase{
+		{name: "CRL inline", o: keylessPolicy(cip, "", withCRLs(v1alpha1.NotationCRL{CRL: crlPEM}))},
+		{name: "CRL in a Secret", o: keylessPolicy(cip, "", withCRLs(v1alpha1.NotationCRL{SecretRef: &v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "release-crl", Key: "ca.crl"}})), cluster: cluster},
+		{name: "CRL in a ConfigMap as DER", o: keylessPolicy(ip, "team", withCRLs(v1alpha1.NotationCRL{ConfigMapRef: &v1alpha1.ConfigMapKeyRef{Name: "release-crl", Key: "ca.crl"}})), cluster: cluster},
+		{name: "CRL that is a certificate", o: keylessPolicy(cip, "", withCRLs(v1alpha1.NotationCRL{CRL: crlPEM}, v1alpha1.NotationCRL{CRL: ca.PEM})),
+			wantErr: `notation: crls[1] (notation.crls[1]): PEM block "CERTIFICATE": want "X509 CRL" blocks only`},
+		{name: "CRL inline and in a Secret", o: keylessPolicy(cip, "", withCRLs(v1alpha1.NotationCRL{CRL: crlPEM, SecretRef: &v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "release-crl", Key: "ca.crl"}})), cluster: cluster,
+			wantErr: "notation.crls[0]: set exactly one of crl (inline), secretRef and configMapRef"},
+		{name: "CRL in a Secret without key", o: keylessPolicy(cip, "", withCRLs(v1alpha1.NotationCRL{SecretRef: &v1alpha1.SecretKeyRef{Namespace: "gatehouse-system", Name: "release-crl"}})), cluster: cluster,
+			wantErr: "notation.crls[0].secretRef.key is required: the data key holding the CRLs"},
+		{name: "CRL in a ConfigMap without a cluster", o: keylessPolicy(ip, "team", withCRLs(v1alpha1.NotationCRL{ConfigMapRef: &v1alpha1.ConfigMapKeyRef{Name: "release-crl", Key: "ca.crl"}})),
+			wantErr: "notation.crls[0].configMapRef: CRLs in a ConfigMap need a cluster"},
 		{name: "inline certificates", o: keylessPolicy(cip, "", notationAuthority("release", inline, releaseIdentity))},
 		{name: "permissive", o: keylessPolicy(cip, "", level("permissive"))},
 		{name: "any identity refused", o: keylessPolicy(cip, "", notationAuthority("release", inline, "*")), wantErr: `"*" is refused: it lets anyone holding a certificate from the trust stores sign`},
@@ -84,7 +105,13 @@ func TestEvaluateNotation(t *testing.T) {
 	host := verifytest.Registry(t)
 	ca, other := verifytest.NewNotationCA(t, "release-ca"), verifytest.NewNotationCA(t, "other-ca")
 	d := verifytest.PushImage(t, host+"/app/web:v1")
-	verifytest.SignNotation(t, host+"/app/web", d, ca.Signer(t, releaseSubject, time.Now().Add(time.Hour)), verifytest.NotationJWS)
+	signer := ca.Signer(t, releaseSubject, time.Now().Add(time.Hour))
+	verifytest.SignNotation(t, host+"/app/web", d, signer, verifytest.NotationJWS)
+	now := time.Now()
+	revoking := notationAuthority("release", inlineStore(ca.PEM), releaseIdentity)
+	revoking.Notation.CRLs = []v1alpha1.NotationCRL{{CRL: ca.CRL(t, now.Add(-time.Minute), now.Add(time.Hour), verifytest.Revoked(signer.Cert, now.Add(-time.Minute), 1))}}
+	stale := notationAuthority("release", inlineStore(ca.PEM), releaseIdentity)
+	stale.Notation.CRLs = []v1alpha1.NotationCRL{{CRL: ca.CRL(t, now.Add(-time.Hour), now.Add(-time.Minute))}}
 	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
 	two := int32(2)
 	tests := []struct {
@@ -106,6 +133,12 @@ func TestEvaluateNotation(t *testing.T) {
 			notationAuthority("release", inlineStore(ca.PEM), releaseIdentity),
 			notationAuthority("release-or-builder", inlineStore(ca.PEM), releaseIdentity, "x509.subject: C=US, ST=WA, O=example, CN=builder"),
 		}, wantReason: verify.ReasonUntrustedSigner, want: "2 distinct signers (1 found"},
+		{name: "revoked", image: "/app/web:v1", authority: []v1alpha1.Authority{revoking},
+			wantReason: verify.ReasonUntrustedSigner, want: `its signature was refused: certificate "CN=release,O=example,ST=WA,C=US" (serial ` + signer.Cert.SerialNumber.Text(16) + `) was revoked at`},
+		{name: "revoked: the fix", image: "/app/web:v1", authority: []v1alpha1.Authority{revoking},
+			wantReason: verify.ReasonUntrustedSigner, want: "Fix: sign again with a certificate the CRLs do not revoke"},
+		{name: "stale CRL", image: "/app/web:v1", authority: []v1alpha1.Authority{stale},
+			wantReason: verify.ReasonUntrustedSigner, want: "is stale: its nextUpdate"},
 	}
 	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
 	if err != nil {

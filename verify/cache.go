@@ -30,6 +30,11 @@ type Cache struct {
 type cached struct {
 	found      int
 	signatures []Signature
+	rejected   []Rejection
+}
+
+func (c cached) clone() cached {
+	return cached{found: c.found, signatures: slices.Clone(c.signatures), rejected: slices.Clone(c.rejected)}
 }
 
 type cacheEntry struct {
@@ -58,7 +63,7 @@ func (c *Cache) Get(key string) (cached, bool) {
 		return cached{}, false
 	}
 	c.order.MoveToFront(el)
-	return cached{found: e.value.found, signatures: slices.Clone(e.value.signatures)}, true
+	return e.value.clone(), true
 }
 
 // Put stores value under key, evicting the least recently used entry when
@@ -76,7 +81,7 @@ func (c *Cache) Put(key string, value cached, complete bool) {
 	if el, ok := c.entries[key]; ok {
 		c.remove(el)
 	}
-	e := &cacheEntry{key: key, value: cached{found: value.found, signatures: slices.Clone(value.signatures)}, expires: c.now().Add(ttl)}
+	e := &cacheEntry{key: key, value: value.clone(), expires: c.now().Add(ttl)}
 	c.entries[key] = c.order.PushFront(e)
 	for c.order.Len() > c.max {
 		c.remove(c.order.Back())

@@ -51,13 +51,34 @@ type NotationSignature struct {
 	SigningTime time.Time `json:"signingTime"`
 }
 
-// NewNotation parses the stores' certificates and returns a Notation that
-// accepts signatures notation-go verifies under a trust policy of these
-// stores, identities and level ("" means strict). It is refused with
+// NotationConfig is what a notation authority trusts.
+type NotationConfig struct {
+	Stores            []NotationStore
+	TrustedIdentities []string
+	// Level is "strict" ("" means strict) or "permissive".
+	Level string
+	// CRLs are certificate revocation lists of the CAs that issue signing
+	// or timestamping certificates. With any, revocation is enforced from
+	// them alone; with none it is not checked.
+	CRLs []NotationCRL
+}
+
+// NotationCRL is one source of revocation lists.
+type NotationCRL struct {
+	// Source names where the lists came from, for messages.
+	Source string
+	// Data holds PEM "X509 CRL" blocks or one DER CRL.
+	Data []byte
+}
+
+// NewNotation parses the stores' certificates and the CRLs and returns a
+// Notation that accepts signatures notation-go verifies under a trust
+// policy of these stores, identities and level. It is refused with
 // notation-go's own message when that trust policy is not valid. Nothing
 // is fetched from the network.
-func NewNotation(stores []NotationStore, identities []string, level string) (*Notation, error) {
+func NewNotation(c NotationConfig) (*Notation, error) {
 	var errs []error
+	stores, identities, level := c.Stores, c.TrustedIdentities, c.Level
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%q\x00", level, identities)
 	var parsed []notation.Store
@@ -80,10 +101,23 @@ func NewNotation(stores []NotationStore, identities []string, level string) (*No
 		}
 		parsed = append(parsed, notation.Store{Type: t, Name: s.Name, Certificates: certs})
 	}
+	var crls []*x509.RevocationList
+	for i, c := range c.CRLs {
+		l, err := notation.ParseCRLs(c.Data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("crls[%d] (%s): %w", i, c.Source, err))
+			continue
+		}
+		fmt.Fprintf(h, "crl\x00")
+		for _, crl := range l {
+			h.Write(crl.Raw) // a new CRL is a new authority: cached verdicts do not outlive it
+		}
+		crls = append(crls, l...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	checker, err := notation.New(notation.Config{Stores: parsed, TrustedIdentities: identities, Level: level})
+	checker, err := notation.New(notation.Config{Stores: parsed, TrustedIdentities: identities, Level: level, CRLs: crls})
 	if err != nil {
 		return nil, err
 	}
@@ -119,12 +153,19 @@ func parseCertificates(pemData string) ([]*x509.Certificate, error) {
 }
 
 // check returns the signature of the first envelope that verifies for the
-// image manifest target, named repository@digest.
-func (n *Notation) check(ctx context.Context, sigs []notation.Signature, target v1.Descriptor, artifactRef string) (Signature, bool) {
+// image manifest target, named repository@digest, else why envelopes that
+// would have verified were refused for revocation.
+func (n *Notation) check(ctx context.Context, sigs []notation.Signature, target v1.Descriptor, artifactRef string) (Signature, []string, bool) {
+	var revoked []string
 	for _, s := range sigs {
-		if o, err := n.checker.Check(ctx, s, target, artifactRef); err == nil {
-			return Signature{Type: TypeNotation, Notation: &NotationSignature{Subject: o.Subject, Envelope: o.Envelope, SigningTime: o.SigningTime}}, true
+		o, err := n.checker.Check(ctx, s, target, artifactRef)
+		if err == nil {
+			return Signature{Type: TypeNotation, Notation: &NotationSignature{Subject: o.Subject, Envelope: o.Envelope, SigningTime: o.SigningTime}}, nil, true
+		}
+		var rerr *notation.RevocationError
+		if errors.As(err, &rerr) {
+			revoked = append(revoked, rerr.Msg)
 		}
 	}
-	return Signature{}, false
+	return Signature{}, revoked, false
 }

@@ -20,7 +20,7 @@ var releaseSubject = pkix.Name{Country: []string{"US"}, Province: []string{"WA"}
 
 func notationAuthority(t *testing.T, id string, ca *verifytest.NotationCA, level string, identities ...string) verify.Authority {
 	t.Helper()
-	n, err := verify.NewNotation([]verify.NotationStore{{Type: "ca", Name: "release", PEM: ca.PEM}}, identities, level)
+	n, err := verify.NewNotation(verify.NotationConfig{Stores: []verify.NotationStore{{Type: "ca", Name: "release", PEM: ca.PEM}}, TrustedIdentities: identities, Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +109,7 @@ func TestNewNotationRefuses(t *testing.T) {
 		stores     []verify.NotationStore
 		identities []string
 		level      string
+		crls       []verify.NotationCRL
 		want       string
 	}{
 		{name: "any identity", stores: store, identities: []string{"*"}, want: `"*" is refused`},
@@ -123,10 +124,12 @@ func TestNewNotationRefuses(t *testing.T) {
 		{name: "identity without x509.subject prefix (notation-go's validation)", stores: store, identities: []string{"CN=release"}, want: "trust policy statement"},
 		{name: "identity without CN, O or C (notation-go's validation)", stores: store, identities: []string{"x509.subject: OU=team"}, want: "trust policy statement"},
 		{name: "store named twice", stores: append(store, store...), identities: []string{releaseIdentity}, want: "named twice"},
+		{name: "CRL not a CRL", stores: store, identities: []string{releaseIdentity}, crls: []verify.NotationCRL{{Source: "notation.crls[0]", Data: []byte(ca.PEM)}}, want: `crls[0] (notation.crls[0]): PEM block "CERTIFICATE"`},
+		{name: "CRL empty", stores: store, identities: []string{releaseIdentity}, crls: []verify.NotationCRL{{Source: "s", Data: nil}}, want: "no CRL found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := verify.NewNotation(tc.stores, tc.identities, tc.level)
+			_, err := verify.NewNotation(verify.NotationConfig{Stores: tc.stores, TrustedIdentities: tc.identities, Level: tc.level, CRLs: tc.crls})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
@@ -138,4 +141,47 @@ func leafPEM(t *testing.T, ca *verifytest.NotationCA) string {
 	t.Helper()
 	s := ca.Signer(t, releaseSubject, time.Now().Add(time.Hour))
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw}))
+}
+
+// A signature refused because its certificate is revoked is reported in
+// Result.Rejected under the authority that refused it, also from the cache;
+// a new CRL makes a new authority, so the revoked verdict does not stick.
+func TestVerifyNotationRevoked(t *testing.T) {
+	host := verifytest.Registry(t)
+	ca := verifytest.NewNotationCA(t, "release-ca")
+	signer := ca.Signer(t, releaseSubject, time.Now().Add(time.Hour))
+	repo := host + "/app/revoked"
+	d := verifytest.PushImage(t, repo+":v1")
+	verifytest.SignNotation(t, repo, d, signer, verifytest.NotationJWS)
+	now := time.Now()
+	authority := func(crl string) verify.Authority {
+		n, err := verify.NewNotation(verify.NotationConfig{
+			Stores:            []verify.NotationStore{{Type: "ca", Name: "release", PEM: ca.PEM}},
+			TrustedIdentities: []string{releaseIdentity},
+			CRLs:              []verify.NotationCRL{{Source: "test", Data: []byte(crl)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verify.Authority{ID: "p/release", Notation: n}
+	}
+	revoking := authority(ca.CRL(t, now.Add(-time.Minute), now.Add(time.Hour), verifytest.Revoked(signer.Cert, now.Add(-time.Minute), 1)))
+	clean := authority(ca.CRL(t, now, now.Add(time.Hour)))
+	if revoking.SignerID() == clean.SignerID() {
+		t.Fatal("authorities with different CRLs share an ID")
+	}
+	v := newVerifier(t, verify.NewCache(100, time.Hour, time.Hour))
+	for _, cached := range []bool{false, true} {
+		r := v.Verify(context.Background(), verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{revoking}})
+		if r.Error != nil || r.SignedBy("p/release") || r.Cached != cached {
+			t.Fatalf("error %v, signed %v, cached %v", r.Error, r.SignedBy("p/release"), r.Cached)
+		}
+		if len(r.Rejected) != 1 || r.Rejected[0].Authority != "p/release" || !strings.Contains(r.Rejected[0].Message, "was revoked at") {
+			t.Fatalf("rejected %+v, want the revocation", r.Rejected)
+		}
+	}
+	r := v.Verify(context.Background(), verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{clean}})
+	if r.Error != nil || !r.SignedBy("p/release") || len(r.Rejected) != 0 {
+		t.Fatalf("with a CRL that does not list the signer: error %v, signed %v, rejected %+v", r.Error, r.SignedBy("p/release"), r.Rejected)
+	}
 }

@@ -48,6 +48,7 @@ type PlatformResult struct {
 	Digest          string      `json:"digest"`
 	SignaturesFound int         `json:"signaturesFound"`
 	Signatures      []Signature `json:"signatures"`
+	Rejected        []Rejection `json:"rejected,omitempty"`
 }
 
 // SignedBy reports whether an authority's signature on this platform image
@@ -76,7 +77,7 @@ func (v *Verifier) verifyPlatforms(ctx context.Context, repo *registry.Repo, raw
 		if ferr != nil {
 			return ferr
 		}
-		pr.SignaturesFound, pr.Signatures = sr.found, sr.signatures
+		pr.SignaturesFound, pr.Signatures, pr.Rejected = sr.found, sr.signatures, sr.rejected
 		res.Platforms = append(res.Platforms, pr)
 	}
 	if len(res.Platforms) == 0 {

@@ -25,6 +25,9 @@ type Result struct {
 	SignaturesFound int `json:"signaturesFound"`
 	// Signatures lists the signatures that verified, one per authority.
 	Signatures []Signature `json:"signatures"`
+	// Rejected lists signatures of an authority's signer that were refused
+	// for a reason the signer must act on, such as a revoked certificate.
+	Rejected []Rejection `json:"rejected,omitempty"`
 	// Error is set when the image could not be resolved or its signatures
 	// not fetched; Signatures is then empty.
 	Error *Error `json:"error,omitempty"`
@@ -116,6 +119,15 @@ type Timestamp struct {
 	// URI is the log's or the authority's, as the trusted root names it.
 	URI  string    `json:"uri,omitempty"`
 	Time time.Time `json:"time"`
+}
+
+// Rejection is a signature an authority would have accepted but for a
+// reason its signer must act on.
+type Rejection struct {
+	// Authority is the ID of the authority that refused it.
+	Authority string `json:"authority"`
+	// Message says why, e.g. which certificate a CRL revokes.
+	Message string `json:"message"`
 }
 
 // SignedBy reports whether an authority's signature verified.

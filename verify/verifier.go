@@ -86,7 +86,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 		res.Error = ferr
 		return res
 	}
-	res.SignaturesFound, res.Signatures, res.Cached = sr.found, sr.signatures, sr.cached
+	res.SignaturesFound, res.Signatures, res.Rejected, res.Cached = sr.found, sr.signatures, sr.rejected, sr.cached
 	if req.Platforms != nil && res.Index {
 		if ferr := v.verifyPlatforms(ctx, repo, m.Raw, *req.Platforms, req.Authorities, &res); ferr != nil {
 			res.Error = ferr
@@ -101,7 +101,7 @@ func (v *Verifier) fromCache(key string, res *Result) bool {
 	}
 	c, ok := v.opts.Cache.Get(key)
 	if ok {
-		res.SignaturesFound, res.Signatures, res.Cached = c.found, c.signatures, true
+		res.SignaturesFound, res.Signatures, res.Rejected, res.Cached = c.found, c.signatures, c.rejected, true
 	}
 	return ok
 }
@@ -121,6 +121,7 @@ func (v *Verifier) resolve(ctx context.Context, repo *registry.Repo, identifier 
 type signed struct {
 	found      int
 	signatures []Signature
+	rejected   []Rejection
 	cached     bool
 }
 
@@ -132,7 +133,7 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target
 	key := cacheKey(digest.String(), authorities)
 	var hit Result
 	if v.fromCache(key, &hit) {
-		return signed{found: hit.SignaturesFound, signatures: hit.Signatures, cached: true}, nil
+		return signed{found: hit.SignaturesFound, signatures: hit.Signatures, rejected: hit.Rejected, cached: true}, nil
 	}
 	what := "fetching signatures of " + repo.Name().String() + "@" + digest.String()
 	ctx, cancel := v.step(ctx)
@@ -170,7 +171,7 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target
 		}
 	}
 	if v.opts.Cache != nil {
-		v.opts.Cache.Put(key, cached{found: res.found, signatures: res.signatures}, len(res.signatures) == len(authorities))
+		v.opts.Cache.Put(key, cached{found: res.found, signatures: res.signatures, rejected: res.rejected}, len(res.signatures) == len(authorities))
 	}
 	return res, nil
 }
@@ -235,9 +236,13 @@ func checkNotation(ctx context.Context, repo *registry.Repo, target v1.Descripto
 		if a.Notation == nil {
 			continue
 		}
-		if s, ok := a.Notation.check(ctx, sigs, target, ref); ok {
+		s, revoked, ok := a.Notation.check(ctx, sigs, target, ref)
+		if ok {
 			s.Authority = a.ID
 			res.signatures = append(res.signatures, s)
+		}
+		for _, msg := range revoked {
+			res.rejected = append(res.rejected, Rejection{Authority: a.ID, Message: msg})
 		}
 	}
 	return nil

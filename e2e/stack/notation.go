@@ -3,11 +3,13 @@ package stack
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,6 +74,40 @@ func NewNotation(ctx context.Context, bin, dir string) (*Notation, error) {
 	n.CertPEM = string(pem.EncodeToMemory(block))
 	n.Subject = env.NotationSubject(n.Cert)
 	return n, nil
+}
+
+// AddKey adds a signing key to notation's signingkeys.json under name, as
+// `notation key` lists keys that `notation cert generate-test` made: keyPEM
+// is the private key, chainPEM the signing certificate followed by its
+// issuers up to the root. Sign with it by passing "--key", name.
+func (n *Notation) AddKey(name, keyPEM, chainPEM string) error {
+	cfg := env.NotationConfigDir(n.dir)
+	keyPath, certPath := filepath.Join(cfg, "localkeys", name+".key"), filepath.Join(cfg, "localkeys", name+".crt")
+	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, []byte(keyPEM), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(certPath, []byte(chainPEM), 0o600); err != nil {
+		return err
+	}
+	file := filepath.Join(cfg, "signingkeys.json")
+	var keys struct {
+		Default *string          `json:"default,omitempty"`
+		Keys    []map[string]any `json:"keys"`
+	}
+	if data, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(data, &keys); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	keys.Keys = append(keys.Keys, map[string]any{"name": name, "keyPath": keyPath, "certPath": certPath})
+	data, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o600)
 }
 
 // TrustStore is the trust store holding CertPEM, as a trust policy names it.

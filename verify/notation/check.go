@@ -2,9 +2,11 @@ package notation
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,12 +44,20 @@ type Config struct {
 	TrustedIdentities []string
 	// Level is LevelStrict ("" means strict) or LevelPermissive.
 	Level string
+	// CRLs are revocation lists of the certificate authorities in signing
+	// and timestamping chains (see ParseCRLs). With any, revocation is
+	// enforced at both levels, from these lists alone; with none, it is
+	// not checked. Nothing is ever fetched.
+	CRLs []*x509.RevocationList
+	// Now is the clock CRLs are judged stale by (nil: time.Now).
+	Now func() time.Time
 }
 
 // Verifier checks notation signatures for one authority. It is built once,
 // at policy load, and safe for concurrent use.
 type Verifier struct {
-	v notationgo.Verifier
+	v   notationgo.Verifier
+	crl *crlValidator // nil: revocation is not checked
 }
 
 // Outcome is what a verified signature says about its signer.
@@ -72,19 +82,33 @@ func New(c Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rv revocation.Validator = offline{}
+	var crl *crlValidator
+	if len(c.CRLs) > 0 {
+		for i, l := range c.CRLs {
+			if l.NextUpdate.IsZero() {
+				return nil, fmt.Errorf("crls[%d] of %q has no nextUpdate", i, l.Issuer)
+			}
+		}
+		crl = &crlValidator{crls: c.CRLs, now: c.Now}
+		if crl.now == nil {
+			crl.now = time.Now
+		}
+		rv = crl
+	}
 	v, err := verifier.NewWithOptions(doc, store, nil, verifier.VerifierOptions{
-		RevocationCodeSigningValidator:  offline{},
-		RevocationTimestampingValidator: offline{},
+		RevocationCodeSigningValidator:  rv,
+		RevocationTimestampingValidator: rv,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("trust policy: %w", err)
 	}
-	return &Verifier{v: v}, nil
+	return &Verifier{v: v, crl: crl}, nil
 }
 
 // trustPolicy builds the one-statement trust policy document of c: every
 // registry (gatehouse policies scope images themselves), c's stores,
-// identities and level, revocation skipped.
+// identities and level; revocation enforced when c has CRLs, else skipped.
 func trustPolicy(c Config) (*trustpolicy.Document, error) {
 	var errs []error
 	switch c.Level {
@@ -121,9 +145,7 @@ func trustPolicy(c Config) (*trustpolicy.Document, error) {
 			RegistryScopes: []string{wildcard},
 			SignatureVerification: trustpolicy.SignatureVerification{
 				VerificationLevel: c.Level,
-				// Revocation needs OCSP or CRL servers; gatehouse does not
-				// reach them, and says so rather than logging a failure.
-				Override: map[trustpolicy.ValidationType]trustpolicy.ValidationAction{trustpolicy.TypeRevocation: trustpolicy.ActionSkip},
+				Override:          map[trustpolicy.ValidationType]trustpolicy.ValidationAction{trustpolicy.TypeRevocation: revocationAction(c)},
 			},
 			TrustStores:       stores,
 			TrustedIdentities: c.TrustedIdentities,
@@ -135,12 +157,56 @@ func trustPolicy(c Config) (*trustpolicy.Document, error) {
 	return doc, nil
 }
 
+// revocationAction is what the trust policy does about revocation: enforce
+// it when the authority has CRLs (also under permissive, which would only
+// log it: a CRL given is a CRL meant), skip it otherwise, since checking
+// would need OCSP or CRL servers gatehouse never reaches.
+func revocationAction(c Config) trustpolicy.ValidationAction {
+	if len(c.CRLs) > 0 {
+		return trustpolicy.ActionEnforce
+	}
+	return trustpolicy.ActionSkip
+}
+
+// RevocationError is a signature refused because a certificate of its
+// chain is revoked, or because the CRLs could not tell (stale or not
+// signed by the issuer).
+type RevocationError struct{ Msg string }
+
+func (e *RevocationError) Error() string { return e.Msg }
+
+// revocationFailure returns a RevocationError when out failed on
+// revocation, nil otherwise.
+func (v *Verifier) revocationFailure(out *notationgo.VerificationOutcome) error {
+	if v.crl == nil || out == nil || out.EnvelopeContent == nil {
+		return nil
+	}
+	for _, r := range out.VerificationResults {
+		switch {
+		case r.Error == nil:
+		case r.Type == trustpolicy.TypeRevocation:
+			info := out.EnvelopeContent.SignerInfo
+			signingTime, _ := info.AuthenticSigningTime()
+			if err := v.crl.explain(info.CertificateChain, signingTime); err != nil {
+				return &RevocationError{Msg: err.Error()}
+			}
+			return &RevocationError{Msg: r.Error.Error()}
+		case r.Type == trustpolicy.TypeAuthenticTimestamp && strings.Contains(r.Error.Error(), "timestamping certificate with subject"):
+			return &RevocationError{Msg: r.Error.Error() + " (per the CRLs of the authority)"}
+		}
+	}
+	return nil
+}
+
 // Check verifies sig for the image manifest target, named by artifactRef
 // ("registry/repository@sha256:..."). It does no I/O.
 func (v *Verifier) Check(ctx context.Context, sig Signature, target v1.Descriptor, artifactRef string) (Outcome, error) {
 	desc := ocispec.Descriptor{MediaType: string(target.MediaType), Digest: digest.Digest(target.Digest.String()), Size: target.Size}
 	out, err := v.v.Verify(ctx, desc, sig.Envelope, notationgo.VerifierVerifyOptions{ArtifactReference: artifactRef, SignatureMediaType: sig.MediaType})
 	if err != nil {
+		if rerr := v.revocationFailure(out); rerr != nil {
+			return Outcome{}, rerr
+		}
 		return Outcome{}, err
 	}
 	info := out.EnvelopeContent.SignerInfo
@@ -154,11 +220,12 @@ func (v *Verifier) Check(ctx context.Context, sig Signature, target v1.Descripto
 	return o, nil
 }
 
-// offline answers revocation checks without the network: every certificate
-// is reported as having no revocation method, which notation-go treats as
-// not revoked. The trust policy skips revocation of signing certificates,
-// so this answers only for the certificates of RFC 3161 timestamp
-// authorities, which notation-go checks whatever the policy says.
+// offline answers revocation checks of an authority without CRLs: every
+// certificate is reported as having no revocation method, which
+// notation-go treats as not revoked. The trust policy skips revocation of
+// signing certificates, so this answers only for the certificates of RFC
+// 3161 timestamp authorities, which notation-go checks whatever the policy
+// says.
 type offline struct{}
 
 func (offline) ValidateContext(_ context.Context, o revocation.ValidateContextOptions) ([]*result.CertRevocationResult, error) {

@@ -36,8 +36,9 @@ const (
 type NotationCA struct {
 	Cert *x509.Certificate
 	// PEM is Cert, PEM-encoded: the trust store's certificates.
-	PEM string
-	key *ecdsa.PrivateKey
+	PEM   string
+	key   *ecdsa.PrivateKey
+	chain []*x509.Certificate // Cert and its issuers up to the root
 }
 
 // NotationSigner is a leaf code-signing certificate of a NotationCA and its key.
@@ -51,17 +52,58 @@ type NotationSigner struct {
 func NewNotationCA(t testing.TB, cn string) *NotationCA {
 	t.Helper()
 	key := newECKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
+	tmpl := caTemplate(cn, 1)
+	cert := createCert(t, tmpl, tmpl, &key.PublicKey, key)
+	return &NotationCA{Cert: cert, PEM: certPEM(cert), key: key, chain: []*x509.Certificate{cert}}
+}
+
+// caTemplate is a CA certificate named cn, valid for a day, that may sign
+// certificates and CRLs.
+func caTemplate(cn string, serial int64) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{Country: []string{"US"}, Organization: []string{"example"}, CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
-	cert := createCert(t, tmpl, tmpl, &key.PublicKey, key)
-	return &NotationCA{Cert: cert, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), key: key}
+}
+
+// Intermediate issues an intermediate CA named cn under ca.
+func (ca *NotationCA) Intermediate(t testing.TB, cn string) *NotationCA {
+	t.Helper()
+	key := newECKey(t)
+	cert := createCert(t, caTemplate(cn, time.Now().UnixNano()), ca.Cert, &key.PublicKey, ca.key)
+	return &NotationCA{Cert: cert, PEM: certPEM(cert), key: key, chain: append([]*x509.Certificate{cert}, ca.chain...)}
+}
+
+// CRL returns a PEM certificate revocation list signed by ca, issued at
+// thisUpdate, due to be replaced at nextUpdate, listing entries.
+func (ca *NotationCA) CRL(t testing.TB, thisUpdate, nextUpdate time.Time, entries ...x509.RevocationListEntry) string {
+	t.Helper()
+	tmpl := &x509.RevocationList{
+		Number:                    big.NewInt(thisUpdate.UnixNano()),
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                nextUpdate,
+		RevokedCertificateEntries: entries,
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+}
+
+// Revoked is the CRL entry revoking cert at time at, for reason (an RFC
+// 5280 reason code; 0 is unspecified).
+func Revoked(cert *x509.Certificate, at time.Time, reason int) x509.RevocationListEntry {
+	return x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: at, ReasonCode: reason}
+}
+
+func certPEM(c *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
 // Signer issues a code-signing certificate with the given subject, valid
@@ -79,7 +121,28 @@ func (ca *NotationCA) Signer(t testing.TB, subject pkix.Name, notAfter time.Time
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
 	cert := createCert(t, tmpl, ca.Cert, &key.PublicKey, ca.key)
-	return &NotationSigner{Cert: cert, chain: []*x509.Certificate{cert, ca.Cert}, key: key}
+	return &NotationSigner{Cert: cert, chain: append([]*x509.Certificate{cert}, ca.chain...), key: key}
+}
+
+// KeyPEM is the signer's private key, PKCS #8 PEM, as notation reads a
+// local signing key.
+func (s *NotationSigner) KeyPEM(t testing.TB) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// ChainPEM is the signing certificate followed by its issuers up to the
+// root, PEM-encoded, as notation reads a local signing certificate.
+func (s *NotationSigner) ChainPEM() string {
+	var out string
+	for _, c := range s.chain {
+		out += certPEM(c)
+	}
+	return out
 }
 
 func newECKey(t testing.TB) *ecdsa.PrivateKey {

@@ -219,8 +219,8 @@ type ConfigMapKeyRef struct {
 // NotationAuthority trusts Notary Project signatures attached to the image
 // as OCI referrers, verified as notation verify would under a trust policy
 // with one statement: these trust stores, these identities, this level.
-// Revocation is not checked: nothing is fetched from the network (no OCSP,
-// no CRL).
+// Revocation is checked against the CRLs given here, and only those:
+// nothing is fetched from the network (no OCSP, no CRL download).
 type NotationAuthority struct {
 	// TrustStores hold the trusted certificates: at least one store of type
 	// ca or signingAuthority, and tsa stores to trust RFC 3161 timestamps.
@@ -235,6 +235,29 @@ type NotationAuthority struct {
 	// enforced) or "permissive" (expiry and the authentic timestamp are
 	// only logged). "audit" and "skip" are refused: neither checks who signed.
 	Level string `json:"level,omitempty"`
+	// CRLs are certificate revocation lists of the CAs that issue signing
+	// and timestamping certificates (roots and intermediates). With any,
+	// revocation is enforced at both levels: a signature is refused when
+	// the newest CRL its issuer signed lists a certificate of its chain, or
+	// when that CRL is past its nextUpdate or not signed by the issuer (the
+	// status is then unknown, and unknown fails closed). A certificate
+	// whose issuer has no CRL here is not checked. Distribution points and
+	// OCSP responders are never contacted. Re-read every minute.
+	CRLs []NotationCRL `json:"crls,omitempty"`
+}
+
+// NotationCRL is a source of certificate revocation lists: inline PEM
+// (CRL), a Secret (SecretRef) or a ConfigMap (ConfigMapRef), exactly one of
+// them. A Secret or ConfigMap key may hold PEM "X509 CRL" blocks or one
+// DER-encoded CRL (in a ConfigMap, as binaryData). Every CRL must have a
+// nextUpdate.
+type NotationCRL struct {
+	// CRL holds PEM-encoded CRLs ("-----BEGIN X509 CRL-----").
+	CRL string `json:"crl,omitempty"`
+	// SecretRef names a Secret that holds the CRLs; its key must be set.
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+	// ConfigMapRef names a ConfigMap that holds the CRLs; its key must be set.
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
 }
 
 // NotationTrustStore is one named store of trusted certificates. Give the
