@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 )
 
@@ -40,8 +41,10 @@ type Policy struct {
 	MultiArch   v1alpha1.MultiArch
 	Pin         bool
 	Authorities []verify.Authority
-	names       map[string]string // authority ID -> name
-	globs       []*regexp.Regexp
+	// Rego is the policy's compiled module, nil when it has none.
+	Rego  *rego.Program
+	names map[string]string // authority ID -> name
+	globs []*regexp.Regexp
 }
 
 // Compile validates o and compiles it, for policies whose keys are all
@@ -66,6 +69,9 @@ func CompileWith(ctx context.Context, o Object, secrets SecretReader) (*Policy, 
 	errs = append(errs, p.compileGlobs(o.Spec.Images)...)
 	errs = append(errs, p.compileAuthorities(ctx, o, secrets)...)
 	errs = append(errs, p.setNeed(o.Spec)...)
+	if err := p.compileRego(ctx, o, secrets); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.ID(), err)
 	}
@@ -149,8 +155,8 @@ func (p *Policy) compileGlobs(globs []v1alpha1.ImageGlob) []error {
 
 func (p *Policy) compileAuthorities(ctx context.Context, o Object, secrets SecretReader) []error {
 	as := o.Spec.Authorities
-	if len(as) == 0 {
-		return []error{errors.New("spec.authorities: list at least one authority")}
+	if len(as) == 0 && o.Spec.Rego == nil {
+		return []error{errors.New("spec.authorities: list at least one authority (or give spec.rego, a module that judges the image alone)")}
 	}
 	var errs []error
 	seen := map[string]bool{}      // names so far, compiled or refused

@@ -15,6 +15,9 @@ type Outcome struct {
 	Passed  bool          `json:"passed"`
 	Reason  verify.Reason `json:"reason,omitempty"`
 	Message string        `json:"message,omitempty"`
+	// Warnings are the warn messages of the policy's Rego module, returned
+	// to the client verbatim whatever the outcome.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Evaluate judges r against p.

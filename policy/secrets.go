@@ -123,11 +123,11 @@ func refNamespace(o Object, field, kind, name string, namespace *string) error {
 }
 
 // usesCluster reports whether o reads anything from the cluster: a key from
-// a Secret, a trusted root from a ConfigMap, or a notation trust store from
-// either.
+// a Secret, a trusted root or a Rego module from a ConfigMap, or a notation
+// trust store or CRL from either.
 func usesCluster(o Object) bool {
 	return slices.ContainsFunc(o.Spec.Authorities, func(a v1alpha1.Authority) bool {
 		return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil) ||
 			(a.Notation != nil && usesClusterStores(a.Notation))
-	})
+	}) || (o.Spec.Rego != nil && o.Spec.Rego.ConfigMapRef != nil)
 }

@@ -15,6 +15,7 @@ const (
 	ReasonImageNotFound     Reason = "image-not-found"       // definitive: the registry has no such manifest
 	ReasonInvalidArtifact   Reason = "invalid-artifact"      // definitive: oversized, malformed or mismatching content
 	ReasonUnmatchedImage    Reason = "unmatched-image"       // definitive: no policy matches, default is deny
+	ReasonRegoDeny          Reason = "rego-deny"             // definitive: a policy's Rego module denied or reached no decision
 	ReasonBadRequest        Reason = "bad-request"           // definitive: malformed request or reference
 	ReasonRegistryError     Reason = "registry-error"        // inconclusive: network, 5xx, auth
 	ReasonRegistryRateLimit Reason = "registry-rate-limited" // inconclusive: 429
@@ -25,7 +26,7 @@ const (
 // Reasons lists every Reason, for metrics and documentation.
 var Reasons = []Reason{
 	ReasonUnsigned, ReasonUntrustedSigner, ReasonImageNotFound, ReasonInvalidArtifact,
-	ReasonUnmatchedImage, ReasonBadRequest, ReasonRegistryError, ReasonRegistryRateLimit,
+	ReasonUnmatchedImage, ReasonRegoDeny, ReasonBadRequest, ReasonRegistryError, ReasonRegistryRateLimit,
 	ReasonTimeout, ReasonInternal,
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/webhook/workload"
 )
@@ -61,7 +62,7 @@ func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest,
 	if err != nil {
 		return badRequest(err.Error())
 	}
-	verdicts := a.verifyImages(ctx, req.Namespace, w, workload.Changed(w, old))
+	verdicts := a.verifyImages(ctx, regoRequest(req), w, workload.Changed(w, old))
 	return a.decide(w, verdicts, mutate)
 }
 
@@ -96,8 +97,9 @@ func (a *Admitter) admitPolicy(req *admissionv1.AdmissionRequest, mutate bool) D
 
 // verifyImages verifies each distinct reference once, in parallel, and
 // returns one verdict per image occurrence.
-func (a *Admitter) verifyImages(ctx context.Context, namespace string, w *workload.Workload, images []workload.Image) []ImageVerdict {
+func (a *Admitter) verifyImages(ctx context.Context, base *rego.Input, w *workload.Workload, images []workload.Image) []ImageVerdict {
 	set := a.cfg.Policies.Snapshot()
+	namespace := base.Request.Namespace
 	creds := &lazyKeychain{src: a.cfg.Keychains, namespace: namespace, sa: w.ServiceAccount(), secrets: w.PullSecrets()}
 	byRef := map[string]*ImageVerdict{}
 	var wg sync.WaitGroup
@@ -114,7 +116,7 @@ func (a *Admitter) verifyImages(ctx context.Context, namespace string, w *worklo
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			defer a.recoverImage(v)
-			a.verifyOne(ctx, set, namespace, w, creds, v)
+			a.verifyOne(ctx, set, base, w, creds, v)
 		}()
 	}
 	wg.Wait()
@@ -138,7 +140,8 @@ func (a *Admitter) recoverImage(v *ImageVerdict) {
 	}
 }
 
-func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace string, w *workload.Workload, creds *lazyKeychain, v *ImageVerdict) {
+func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.Input, w *workload.Workload, creds *lazyKeychain, v *ImageVerdict) {
+	namespace := base.Request.Namespace
 	v.Result = verify.Result{Image: v.Ref, Signatures: []verify.Signature{}}
 	if v.Ref == "" {
 		v.Result.Error = &verify.Error{Reason: verify.ReasonBadRequest, Message: fmt.Sprintf("%s %q has no image", v.Field, v.Name)}
@@ -168,7 +171,31 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, namespace str
 		v.Result = a.cfg.Verifier.Verify(ctx, req)
 	}
 	for _, p := range matched {
-		v.Outcomes = append(v.Outcomes, p.Evaluate(&v.Result))
+		o := p.Evaluate(&v.Result)
+		if p.Rego != nil {
+			in := *base
+			in.Image = rego.Image{Field: v.Field, Container: v.Name, Result: v.Result}
+			o = p.EvaluateRego(ctx, o, &in)
+		}
+		v.Outcomes = append(v.Outcomes, o)
 		v.Pin = v.Pin || p.Pin
 	}
+}
+
+// regoRequest is the part of the Rego input shared by every image of req.
+func regoRequest(req *admissionv1.AdmissionRequest) *rego.Input {
+	in := &rego.Input{
+		APIVersion: rego.InputVersion,
+		Request: rego.Request{
+			UID: string(req.UID), Operation: string(req.Operation), Namespace: req.Namespace, Name: req.Name,
+			Kind:   rego.Kind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+			DryRun: req.DryRun != nil && *req.DryRun,
+			User:   rego.User{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		},
+		Object: req.Object.Raw,
+	}
+	if in.Request.User.Groups == nil {
+		in.Request.User.Groups = []string{}
+	}
+	return in
 }

@@ -103,6 +103,9 @@ func (a *Admitter) judgeImage(d *Decision, w *workload.Workload, v ImageVerdict)
 	}
 	passed := true
 	for _, o := range v.Outcomes {
+		for _, w := range o.Warnings {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s: %s", where, o.Policy, w))
+		}
 		if o.Passed {
 			continue
 		}

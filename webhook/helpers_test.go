@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,6 +103,7 @@ type reviewOpts struct {
 	subResource string
 	old         any
 	dryRun      bool
+	namespace   string // "team" when empty
 }
 
 func review(t testing.TB, obj any, o reviewOpts) *admissionv1.AdmissionReview {
@@ -116,7 +118,7 @@ func review(t testing.TB, obj any, o reviewOpts) *admissionv1.AdmissionReview {
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID: types.UID("uid-1"), Kind: o.kind, Operation: o.op, SubResource: o.subResource,
-			Namespace: "team", Name: "p", Object: raw(t, obj), OldObject: raw(t, o.old), DryRun: &o.dryRun,
+			Namespace: cmp.Or(o.namespace, "team"), Name: "p", Object: raw(t, obj), OldObject: raw(t, o.old), DryRun: &o.dryRun,
 		},
 	}
 	return rev

@@ -41,8 +41,9 @@ type ImagePolicySpec struct {
 	// "docker.io/library/nginx" or "registry.example.com/team/**". A glob
 	// matches the repository, never the tag or digest.
 	Images []ImageGlob `json:"images"`
-	// Authorities are the signers this policy trusts.
-	Authorities []Authority `json:"authorities"`
+	// Authorities are the signers this policy trusts. A policy with a Rego
+	// module may list none: the module alone then judges the image.
+	Authorities []Authority `json:"authorities,omitempty"`
 	// Require says how many authorities must have signed: "all" (default)
 	// or "any". Use Threshold instead for "at least k of them".
 	Require Requirement `json:"require,omitempty"`
@@ -65,6 +66,21 @@ type ImagePolicySpec struct {
 	// verified. When false the image is verified but left as written, and the
 	// response carries a warning that the tag may move.
 	PinDigest *bool `json:"pinDigest,omitempty"`
+	// Rego is a Rego v1 module evaluated for each image the policy matches,
+	// once its authorities are satisfied, over the input documented in
+	// docs/rego.md. It must define allow; deny and warn are optional sets
+	// of messages, returned verbatim.
+	Rego *RegoPolicy `json:"rego,omitempty"`
+}
+
+// RegoPolicy is a Rego module: inline (Module) or in a ConfigMap
+// (ConfigMapRef), exactly one of them.
+type RegoPolicy struct {
+	// Module is the Rego v1 source.
+	Module string `json:"module,omitempty"`
+	// ConfigMapRef names a ConfigMap that holds the module; its key must be
+	// set. Gatehouse reads it when the policy loads and again every minute.
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
 }
 
 // ImageGlob is one pattern over canonical repository names. "*" matches

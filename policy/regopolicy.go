@@ -1,0 +1,56 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"gatehouse.dev/gatehouse/policy/rego"
+	"gatehouse.dev/gatehouse/verify"
+)
+
+// compileRego compiles the policy's Rego module, read inline or from a
+// ConfigMap.
+func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader) error {
+	r := o.Spec.Rego
+	if r == nil {
+		return nil
+	}
+	module, err := readSource(ctx, o, "spec.rego", source{"module", r.Module, nil, r.ConfigMapRef, "Rego module"}, cluster)
+	if err != nil {
+		return err
+	}
+	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), 0)
+	if err != nil {
+		return fmt.Errorf("spec.rego: %w", err)
+	}
+	return nil
+}
+
+// EvaluateRego judges in with the policy's module, once its signatures
+// passed (o). Without a module it returns o unchanged.
+func (p *Policy) EvaluateRego(ctx context.Context, o Outcome, in *rego.Input) Outcome {
+	if p.Rego == nil || !o.Passed {
+		return o
+	}
+	in.Policy = rego.Policy{Name: p.ID, Revision: p.Rego.Revision}
+	v, err := in.Value()
+	if err != nil {
+		return Outcome{Policy: p.ID, Mode: p.Mode, Reason: verify.ReasonInternal, Message: err.Error()}
+	}
+	d := p.Rego.Eval(ctx, v)
+	o.Warnings = d.Warn
+	if d.Allowed() {
+		return o
+	}
+	o.Passed, o.Reason = false, verify.ReasonRegoDeny
+	switch {
+	case d.Error != "":
+		o.Message = fmt.Sprintf("%s's Rego module reached no decision, which denies: %s", p.ID, d.Error)
+	case len(d.Deny) > 0:
+		o.Message = p.ID + ": " + strings.Join(d.Deny, "; ")
+	default:
+		o.Message = fmt.Sprintf("%s's Rego module does not allow the image (allow is false)", p.ID)
+	}
+	return o
+}

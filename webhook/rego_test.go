@@ -1,0 +1,94 @@
+package webhook
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/verify"
+)
+
+// The module sees the request, the object and the verified image, and its
+// messages come back verbatim; it runs only once the signatures pass.
+const teamRules = `package team
+
+default allow := false
+
+allow if input.request.namespace == "team"
+
+deny contains msg if {
+	input.image.tag == "latest"
+	msg := sprintf("%s uses latest", [input.image.container])
+}
+
+deny contains "only the release team may run debug pods" if {
+	input.object.metadata.labels.debug == "true"
+	not "release" in input.request.user.groups
+}
+
+warn contains sprintf("%s by %s verified", [input.image.digest, input.image.signatures[0].keyID]) if input.request.dryRun
+`
+
+func TestRego(t *testing.T) {
+	f := newFixture(t, nil, func(s *v1alpha1.ImagePolicySpec) { s.Rego = &v1alpha1.RegoPolicy{Module: teamRules} })
+	debug := pod("p", f.signed+"@"+f.signedDigest)
+	debug.Labels = map[string]string{"debug": "true"}
+	otherNS := pod("p", f.signed+"@"+f.signedDigest)
+	otherNS.Namespace = "other"
+	tests := []struct {
+		name        string
+		obj         any
+		opts        reviewOpts
+		wantAllowed bool
+		wantMsg     string
+		wantWarning string
+	}{
+		{name: "allowed", obj: pod("p", f.signed+"@"+f.signedDigest), wantAllowed: true},
+		{name: "warn messages reach the client", obj: pod("p", f.signed+"@"+f.signedDigest), opts: reviewOpts{dryRun: true}, wantAllowed: true,
+			wantWarning: f.signedDigest + " by " + keyID(t, f.key.PublicPEM) + " verified"},
+		{name: "allow false", obj: otherNS, opts: reviewOpts{namespace: "other"}, wantMsg: "rego-deny: ClusterImagePolicy/ci's Rego module does not allow the image (allow is false)"},
+		{name: "deny message verbatim", obj: debug, wantMsg: `(containers "c0"): rego-deny: ClusterImagePolicy/ci: only the release team may run debug pods`},
+		{name: "unsigned: the signature failure, not the module", obj: pod("p", f.unsigned), wantMsg: ": unsigned: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.validate(t, tc.obj, tc.opts)
+			if resp.Allowed != tc.wantAllowed || (tc.wantMsg != "" && !strings.Contains(msg(resp), tc.wantMsg)) {
+				t.Fatalf("allowed %v message %q; want allowed %v and %q", resp.Allowed, msg(resp), tc.wantAllowed, tc.wantMsg)
+			}
+			if tc.wantWarning != "" && !strings.Contains(strings.Join(resp.Warnings, "\n"), tc.wantWarning) {
+				t.Fatalf("warnings %q lack %q", resp.Warnings, tc.wantWarning)
+			}
+		})
+	}
+	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("deny", string(admissionv1.Create), "Pod", "rego-deny")); got != 2 {
+		t.Fatalf("rego-deny decisions = %v, want 2", got)
+	}
+}
+
+func keyID(t *testing.T, pem string) string {
+	t.Helper()
+	k, err := verify.ParseKey(pem, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID
+}
+
+// A module-only policy (no authorities) judges images without signatures,
+// and a module that reaches no decision denies.
+func TestRegoOnly(t *testing.T) {
+	f := newFixture(t, nil, func(s *v1alpha1.ImagePolicySpec) {
+		s.Authorities = nil
+		s.Rego = &v1alpha1.RegoPolicy{Module: "package only\nallow if input.image.pinned\n"}
+	})
+	if resp := f.validate(t, pod("p", f.unsigned), reviewOpts{}); resp.Allowed || !strings.Contains(msg(resp), "reached no decision, which denies: allow is undefined") {
+		t.Fatalf("unpinned: allowed %v, message %q", resp.Allowed, msg(resp))
+	}
+	if resp := f.validate(t, pod("p", f.signed+"@"+f.signedDigest), reviewOpts{}); !resp.Allowed {
+		t.Fatalf("pinned: %q", msg(resp))
+	}
+}
