@@ -41,6 +41,8 @@ type Policy struct {
 	MultiArch   v1alpha1.MultiArch
 	Pin         bool
 	Authorities []verify.Authority
+	// Attestations are the attestations the policy requires.
+	Attestations []verify.AttestationCheck
 	// Rego is the policy's compiled module, nil when it has none.
 	Rego  *rego.Program
 	names map[string]string // authority ID -> name
@@ -69,6 +71,7 @@ func CompileWith(ctx context.Context, o Object, secrets SecretReader) (*Policy, 
 	errs = append(errs, p.compileGlobs(o.Spec.Images)...)
 	errs = append(errs, p.compileAuthorities(ctx, o, secrets)...)
 	errs = append(errs, p.setNeed(o.Spec)...)
+	errs = append(errs, p.compileAttestations(ctx, o, secrets)...)
 	if err := p.compileRego(ctx, o, secrets); err != nil {
 		errs = append(errs, err)
 	}

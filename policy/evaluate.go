@@ -45,6 +45,10 @@ func (p *Policy) Evaluate(r *verify.Result) Outcome {
 			}
 		}
 	}
+	if reason, msg := p.judgeAttestations(r); reason != "" {
+		o.Reason, o.Message = reason, msg
+		return o
+	}
 	o.Passed = true
 	return o
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"strings"
 	"testing"
 
@@ -112,4 +113,16 @@ func runCompileCases(t *testing.T, tests []compileCase) {
 			}
 		})
 	}
+}
+
+// v1Digest is an image pushed to a test registry.
+type v1Digest struct{ repo, digest string }
+
+func (d v1Digest) hash(t testing.TB) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(d.digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

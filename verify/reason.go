@@ -10,23 +10,24 @@ type Reason string
 // Reasons. The comment says whether the failure is definitive (the image
 // does not meet the policy) or inconclusive (gatehouse could not find out).
 const (
-	ReasonUnsigned          Reason = "unsigned"              // definitive: no signature at all
-	ReasonUntrustedSigner   Reason = "untrusted-signer"      // definitive: signatures, none from the authority
-	ReasonImageNotFound     Reason = "image-not-found"       // definitive: the registry has no such manifest
-	ReasonInvalidArtifact   Reason = "invalid-artifact"      // definitive: oversized, malformed or mismatching content
-	ReasonUnmatchedImage    Reason = "unmatched-image"       // definitive: no policy matches, default is deny
-	ReasonRegoDeny          Reason = "rego-deny"             // definitive: a policy's Rego module denied or reached no decision
-	ReasonBadRequest        Reason = "bad-request"           // definitive: malformed request or reference
-	ReasonRegistryError     Reason = "registry-error"        // inconclusive: network, 5xx, auth
-	ReasonRegistryRateLimit Reason = "registry-rate-limited" // inconclusive: 429
-	ReasonTimeout           Reason = "timeout"               // inconclusive: deadline passed
-	ReasonInternal          Reason = "internal"              // inconclusive: a bug in gatehouse
+	ReasonUnsigned           Reason = "unsigned"              // definitive: no signature at all
+	ReasonUntrustedSigner    Reason = "untrusted-signer"      // definitive: signatures, none from the authority
+	ReasonImageNotFound      Reason = "image-not-found"       // definitive: the registry has no such manifest
+	ReasonInvalidArtifact    Reason = "invalid-artifact"      // definitive: oversized, malformed or mismatching content
+	ReasonUnmatchedImage     Reason = "unmatched-image"       // definitive: no policy matches, default is deny
+	ReasonAttestationMissing Reason = "attestation-missing"   // definitive: no verified attestation of a required type
+	ReasonRegoDeny           Reason = "rego-deny"             // definitive: a policy's Rego module denied or reached no decision
+	ReasonBadRequest         Reason = "bad-request"           // definitive: malformed request or reference
+	ReasonRegistryError      Reason = "registry-error"        // inconclusive: network, 5xx, auth
+	ReasonRegistryRateLimit  Reason = "registry-rate-limited" // inconclusive: 429
+	ReasonTimeout            Reason = "timeout"               // inconclusive: deadline passed
+	ReasonInternal           Reason = "internal"              // inconclusive: a bug in gatehouse
 )
 
 // Reasons lists every Reason, for metrics and documentation.
 var Reasons = []Reason{
 	ReasonUnsigned, ReasonUntrustedSigner, ReasonImageNotFound, ReasonInvalidArtifact,
-	ReasonUnmatchedImage, ReasonRegoDeny, ReasonBadRequest, ReasonRegistryError, ReasonRegistryRateLimit,
+	ReasonUnmatchedImage, ReasonAttestationMissing, ReasonRegoDeny, ReasonBadRequest, ReasonRegistryError, ReasonRegistryRateLimit,
 	ReasonTimeout, ReasonInternal,
 }
 

@@ -28,6 +28,12 @@ type Result struct {
 	// Rejected lists signatures of an authority's signer that were refused
 	// for a reason the signer must act on, such as a revoked certificate.
 	Rejected []Rejection `json:"rejected,omitempty"`
+	// Attestations lists the attestations that verified, for the checks
+	// the request asked for.
+	Attestations []Attestation `json:"attestations,omitempty"`
+	// AttestationsFound counts the attestations attached to the digest
+	// per predicate type they claim, verified or not.
+	AttestationsFound map[string]int `json:"attestationsFound,omitempty"`
 	// Error is set when the image could not be resolved or its signatures
 	// not fetched; Signatures is then empty.
 	Error *Error `json:"error,omitempty"`

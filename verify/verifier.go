@@ -52,6 +52,8 @@ type Request struct {
 	// Platforms, when set and the image is an index, also verifies every
 	// platform image the pod can run (Result.Platforms).
 	Platforms *Platforms
+	// Attestations are the attestations to verify (Result.Attestations).
+	Attestations []AttestationCheck
 }
 
 // Verify resolves req.Image to a digest and checks its signatures against
@@ -70,7 +72,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	} else {
 		res.Tag = ref.Identifier()
 	}
-	if res.Pinned && req.Platforms == nil && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
+	if res.Pinned && req.Platforms == nil && len(req.Attestations) == 0 && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
 		return res // a digest names immutable content: no need to ask the registry
 	}
 	repo := v.opts.Registry.Repo(ref.Context(), req.Keychain)
@@ -89,6 +91,12 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	res.SignaturesFound, res.Signatures, res.Rejected, res.Cached = sr.found, sr.signatures, sr.rejected, sr.cached
 	if req.Platforms != nil && res.Index {
 		if ferr := v.verifyPlatforms(ctx, repo, m.Raw, *req.Platforms, req.Authorities, &res); ferr != nil {
+			res.Error = ferr
+			return res
+		}
+	}
+	if len(req.Attestations) > 0 {
+		if ferr := v.attestationsOf(ctx, repo, target, req.Attestations, &res); ferr != nil {
 			res.Error = ferr
 		}
 	}

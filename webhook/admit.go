@@ -163,7 +163,7 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 	if err != nil {
 		v.Result.Error = &verify.Error{Reason: verify.ReasonRegistryError, Message: "reading pull secrets: " + err.Error()}
 	} else {
-		req := verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched)}
+		req := verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched), Attestations: policy.Checks(matched)}
 		if slices.ContainsFunc(matched, (*policy.Policy).NeedsPlatforms) {
 			os, arch := w.Platforms()
 			req.Platforms = &verify.Platforms{OS: os, Arch: arch}

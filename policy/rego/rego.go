@@ -15,13 +15,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"gatehouse.dev/gatehouse/policy/library"
 )
 
 // DefaultTimeout bounds one evaluation when the caller sets no limit.
@@ -61,13 +65,24 @@ func Compile(ctx context.Context, name, module string, timeout time.Duration) (*
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
-	q, err := rego.New(
-		rego.Query("result = data."+pkg),
+	if strings.HasPrefix(pkg, "gatehouse.lib.") || pkg == "gatehouse.lib" {
+		return nil, fmt.Errorf("%s: package %s is reserved for gatehouse's library; name the module's package otherwise", name, pkg)
+	}
+	lib, err := libraryModules()
+	if err != nil {
+		return nil, err
+	}
+	opts := []func(*rego.Rego){
+		rego.Query("result = data." + pkg),
 		rego.ParsedModule(m),
 		rego.Capabilities(capabilities()),
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx)
+	}
+	for _, lm := range lib {
+		opts = append(opts, rego.ParsedModule(lm.Copy())) // compilers rewrite modules: each gets its own
+	}
+	q, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -87,6 +102,28 @@ func definesAllow(m *ast.Module) error {
 		}
 	}
 	return errors.New("the module defines no allow rule; write `default allow := false` and the rules that make it true (deny and warn are optional sets of messages)")
+}
+
+var (
+	libOnce   sync.Once
+	libParsed []*ast.Module
+	libErr    error
+)
+
+// libraryModules parses the shipped library (package library) once.
+func libraryModules() ([]*ast.Module, error) {
+	libOnce.Do(func() {
+		mods := library.Modules()
+		for _, name := range slices.Sorted(maps.Keys(mods)) {
+			m, err := ast.ParseModuleWithOpts(name, mods[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
+			if err != nil {
+				libErr = fmt.Errorf("gatehouse's Rego library: %w", err)
+				return
+			}
+			libParsed = append(libParsed, m)
+		}
+	})
+	return libParsed, libErr
 }
 
 func capabilities() *ast.Capabilities {

@@ -48,7 +48,26 @@ func SignatureTag(digest v1.Hash) string {
 // Fetch returns the signatures attached to digest. An image with no signature
 // manifest has none: the result is empty and the error nil.
 func Fetch(ctx context.Context, src Source, digest v1.Hash) ([]Signed, error) {
-	m, err := src.Manifest(ctx, SignatureTag(digest))
+	layers, err := TagLayers(ctx, src, SignatureTag(digest), SimpleSigningMediaType, MaxSignatures)
+	if err != nil {
+		return nil, err
+	}
+	var out []Signed
+	for _, l := range layers {
+		s, err := fetchOne(ctx, src, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// TagLayers returns the layers of mediaType in the manifest cosign stores
+// under tag (its .sig or .att tag); none when there is no such tag. A
+// manifest with more than max layers is refused.
+func TagLayers(ctx context.Context, src Source, tag, mediaType string, max int) ([]v1.Descriptor, error) {
+	m, err := src.Manifest(ctx, tag)
 	if registry.KindOf(err) == registry.NotFound {
 		return nil, nil
 	}
@@ -59,19 +78,14 @@ func Fetch(ctx context.Context, src Source, digest v1.Hash) ([]Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(man.Layers) > MaxSignatures {
-		return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("signature manifest has %d layers, limit is %d", len(man.Layers), MaxSignatures)}
+	if len(man.Layers) > max {
+		return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("%s manifest has %d layers, limit is %d", tag, len(man.Layers), max)}
 	}
-	var out []Signed
+	var out []v1.Descriptor
 	for _, l := range man.Layers {
-		if string(l.MediaType) != SimpleSigningMediaType {
-			continue
+		if string(l.MediaType) == mediaType {
+			out = append(out, l)
 		}
-		s, err := fetchOne(ctx, src, l)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	return out, nil
 }

@@ -71,9 +71,9 @@ func parse(raw []byte) (*bundle.Bundle, error) {
 // digest as its subject and be a cosign image signature; who may have
 // signed is the policy options' to say (a key, or certificate identities).
 func verifySignature(v *sgverify.Verifier, b *bundle.Bundle, digest v1.Hash, signer ...sgverify.PolicyOption) (*sgverify.VerificationResult, error) {
-	want, err := hex.DecodeString(digest.Hex)
+	want, err := hexDigest(digest)
 	if err != nil {
-		return nil, fmt.Errorf("%w: digest: %v", ErrBundle, err)
+		return nil, err
 	}
 	res, err := v.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest(digest.Algorithm, want), signer...))
 	if err != nil {
@@ -85,4 +85,12 @@ func verifySignature(v *sgverify.Verifier, b *bundle.Bundle, digest v1.Hash, sig
 		return nil, fmt.Errorf("%w: predicate type %q", ErrNotASignature, res.Statement.GetPredicateType())
 	}
 	return res, nil
+}
+
+func hexDigest(digest v1.Hash) ([]byte, error) {
+	want, err := hex.DecodeString(digest.Hex)
+	if err != nil {
+		return nil, fmt.Errorf("%w: digest: %v", ErrBundle, err)
+	}
+	return want, nil
 }

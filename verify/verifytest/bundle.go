@@ -43,6 +43,26 @@ func Bundle(key *Key, subject v1.Hash, predicateType string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	env, err := json.Marshal(map[string]any{"payloadType": inTotoPayloadType, "payload": payload, "signatures": []map[string][]byte{{"sig": sig}}})
+	if err != nil {
+		return nil, err
+	}
+	return bundleOf(key, env)
+}
+
+// bundleOf wraps a DSSE envelope (JSON) signed with key in a v0.3 bundle
+// naming the key by its hint, as cosign v3 writes without a log.
+func bundleOf(key *Key, envelope []byte) ([]byte, error) {
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     []byte `json:"payload"`
+		Signatures  []struct {
+			Sig []byte `json:"sig"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, err
+	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(key.PublicPEM))
 	if err != nil {
 		return nil, err
@@ -52,13 +72,17 @@ func Bundle(key *Key, subject v1.Hash, predicateType string) ([]byte, error) {
 		return nil, err
 	}
 	hint := sha256.Sum256(der)
+	var sigs []*protodsse.Signature
+	for _, s := range env.Signatures {
+		sigs = append(sigs, &protodsse.Signature{Sig: s.Sig})
+	}
 	return protojson.Marshal(&protobundle.Bundle{
 		MediaType: BundleMediaType,
 		VerificationMaterial: &protobundle.VerificationMaterial{Content: &protobundle.VerificationMaterial_PublicKey{
 			PublicKey: &protocommon.PublicKeyIdentifier{Hint: base64.StdEncoding.EncodeToString(hint[:])},
 		}},
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload: payload, PayloadType: inTotoPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+			Payload: env.Payload, PayloadType: env.PayloadType, Signatures: sigs,
 		}},
 	})
 }

@@ -66,11 +66,30 @@ type ImagePolicySpec struct {
 	// verified. When false the image is verified but left as written, and the
 	// response carries a warning that the tag may move.
 	PinDigest *bool `json:"pinDigest,omitempty"`
+	// Attestations are in-toto attestations the image must carry, each of
+	// one predicate type and signed by one of its own authorities (which
+	// need not be the image's signers). Verified attestations reach the Rego
+	// module as typed input.
+	Attestations []AttestationRequirement `json:"attestations,omitempty"`
 	// Rego is a Rego v1 module evaluated for each image the policy matches,
 	// once its authorities are satisfied, over the input documented in
 	// docs/rego.md. It must define allow; deny and warn are optional sets
 	// of messages, returned verbatim.
 	Rego *RegoPolicy `json:"rego,omitempty"`
+}
+
+// AttestationRequirement asks for one kind of attestation.
+type AttestationRequirement struct {
+	// Name of the requirement, a DNS label unique among the policy's
+	// attestations. Shown in denials.
+	Name string `json:"name"`
+	// PredicateType is the in-toto predicate type, e.g.
+	// "https://slsa.dev/provenance/v1", or one of cosign attest's --type
+	// names: slsaprovenance, slsaprovenance02, slsaprovenance1, cyclonedx,
+	// spdxjson, vuln.
+	PredicateType string `json:"predicateType"`
+	// Authorities sign the attestation (any one of them): key or keyless.
+	Authorities []Authority `json:"authorities"`
 }
 
 // RegoPolicy is a Rego module: inline (Module) or in a ConfigMap

@@ -1,0 +1,42 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/verify/cosign"
+)
+
+// DSSEMediaType is the layer media type of a cosign attestation.
+const DSSEMediaType = "application/vnd.dsse.envelope.v1+json"
+
+// MaxAttestations caps how many attestation layers one image may carry.
+const MaxAttestations = 64
+
+// AttestationTag is the tag under which cosign v2 stores the attestations
+// of digest.
+func AttestationTag(digest v1.Hash) string {
+	return fmt.Sprintf("%s-%s.att", digest.Algorithm, digest.Hex)
+}
+
+// Fetch returns the DSSE envelopes attached to digest under its .att tag.
+// An image with none has an empty result and no error. The keyless
+// material cosign annotates layers with is not read: keyless attestations
+// are verified in sigstore bundles only.
+func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash) ([][]byte, error) {
+	layers, err := cosign.TagLayers(ctx, src, AttestationTag(digest), DSSEMediaType, MaxAttestations)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, l := range layers {
+		env, err := src.Blob(ctx, l) // capped by the registry client, whatever the descriptor says
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	return out, nil
+}

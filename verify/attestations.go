@@ -1,0 +1,187 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/verify/attest"
+	"gatehouse.dev/gatehouse/verify/registry"
+	"gatehouse.dev/gatehouse/verify/sigstorebundle"
+)
+
+// AttestationCheck asks for attestations of one predicate type, signed by
+// any of its authorities (which need not be the image's signers).
+type AttestationCheck struct {
+	// ID names the requirement: "<policy>/<name>".
+	ID            string
+	PredicateType string
+	// Authorities are key or keyless authorities.
+	Authorities []Authority
+}
+
+// Attestation is one verified attestation: an in-toto statement about the
+// image digest, signed by an authority of a check, whose predicate parsed.
+type Attestation struct {
+	// Requirement is the ID of the check it satisfies.
+	Requirement string `json:"requirement"`
+	// Authority is the ID of the authority whose signature verified.
+	Authority     string `json:"authority"`
+	PredicateType string `json:"predicateType"`
+	// Format is "cosign-att" (cosign v2's sha256-<hex>.att tag) or
+	// "bundle" (a sigstore bundle, cosign v3).
+	Format string `json:"format"`
+	// Certificate is the signer of a keyless attestation.
+	Certificate *Certificate `json:"certificate,omitempty"`
+	// Kind, Provenance, SBOM and Vulnerabilities are the typed predicate.
+	attest.Predicate
+	// Raw is the predicate as signed, for kinds gatehouse does not type
+	// ("other").
+	Raw json.RawMessage `json:"predicate,omitempty"`
+}
+
+// Attestation formats.
+const (
+	FormatCosignAtt = "cosign-att"
+	FormatBundle    = "bundle"
+)
+
+// attestationsOf fetches the attestations of target and verifies those the
+// checks ask for. found counts attestations per (unverified) predicate type.
+func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, checks []AttestationCheck, res *Result) *Error {
+	ctx, cancel := v.step(ctx)
+	defer cancel()
+	what := "fetching attestations of " + repo.Name().String() + "@" + target.Digest.String()
+	legacy, err := attest.Fetch(ctx, repo, target.Digest)
+	if err != nil {
+		return registryFailure(what, err)
+	}
+	bundles, err := sigstorebundle.Fetch(ctx, repo, target.Digest)
+	if err != nil {
+		return registryFailure(what, err)
+	}
+	res.Attestations, res.AttestationsFound = []Attestation{}, map[string]int{}
+	for _, env := range legacy {
+		res.AttestationsFound[peekEnvelope(env)]++
+	}
+	for _, b := range bundles {
+		if t := peekBundle(b); t != sigstorebundle.SignPredicateType {
+			res.AttestationsFound[t]++
+		}
+	}
+	delete(res.AttestationsFound, "")
+	for _, c := range checks {
+		for _, a := range c.Authorities {
+			if at, rej := checkAttestation(c, a, legacy, bundles, target.Digest); at != nil {
+				res.Attestations = append(res.Attestations, *at)
+			} else if rej != "" {
+				res.Rejected = append(res.Rejected, Rejection{Authority: c.ID, Message: rej})
+			}
+		}
+	}
+	return nil
+}
+
+// checkAttestation returns the first attestation of c's predicate type that
+// a verifies, or why a signed one of that type was refused.
+func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte, digest v1.Hash) (*Attestation, string) {
+	var refused string
+	try := func(st *attest.Statement, format string, cert *Certificate) *Attestation {
+		if st.PredicateType != c.PredicateType {
+			return nil
+		}
+		p, err := attest.Parse(st.PredicateType, st.Predicate)
+		if err != nil {
+			refused = fmt.Sprintf("a %s attestation signed by %s was refused: %v", c.PredicateType, a.ID, err)
+			return nil
+		}
+		at := &Attestation{Requirement: c.ID, Authority: a.ID, PredicateType: st.PredicateType, Format: format, Certificate: cert, Predicate: p}
+		if p.Kind == "other" {
+			at.Raw = st.Predicate
+		}
+		return at
+	}
+	if a.Key != nil {
+		for _, env := range legacy {
+			if st, err := openKeyed(env, a.Key, digest); err == nil {
+				if at := try(st, FormatCosignAtt, nil); at != nil {
+					return at, ""
+				}
+			}
+		}
+	}
+	for _, b := range bundles {
+		var st *attest.Statement
+		var cert *Certificate
+		var err error
+		switch {
+		case a.Key != nil:
+			st, err = sigstorebundle.CheckAttestation(b, a.Key.Trusted(), digest)
+		case a.Keyless != nil:
+			var ver *sigstorebundle.Verified
+			if st, ver, err = a.Keyless.checker.CheckAttestation(b, digest); err == nil {
+				cert = keylessSignature(ver, "").Certificate
+			}
+		default:
+			continue
+		}
+		if err == nil {
+			if at := try(st, FormatBundle, cert); at != nil {
+				return at, ""
+			}
+		}
+	}
+	return nil, refused
+}
+
+func openKeyed(envelope []byte, k *Key, digest v1.Hash) (*attest.Statement, error) {
+	env, err := attest.ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := env.VerifyKey(k.verifier)
+	if err != nil {
+		return nil, err
+	}
+	return attest.Open(env.PayloadType, payload, digest)
+}
+
+// peekEnvelope returns the predicate type an unverified DSSE envelope
+// claims, for counting only.
+func peekEnvelope(raw []byte) string {
+	env, err := attest.ParseEnvelope(raw)
+	if err != nil {
+		return ""
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return ""
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	_ = json.Unmarshal(payload, &st)
+	return st.PredicateType
+}
+
+// peekBundle returns the predicate type an unverified bundle's envelope
+// claims, for counting only.
+func peekBundle(raw []byte) string {
+	var b struct {
+		DSSE json.RawMessage `json:"dsseEnvelope"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.DSSE == nil {
+		return ""
+	}
+	var env struct {
+		Payload    string `json:"payload"`
+		Signatures []any  `json:"signatures"`
+	}
+	if json.Unmarshal(b.DSSE, &env) != nil {
+		return ""
+	}
+	return peekEnvelope([]byte(fmt.Sprintf(`{"payload":%q,"signatures":[{}]}`, env.Payload)))
+}

@@ -1,0 +1,115 @@
+package verify_test
+
+import (
+	"context"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"strings"
+	"testing"
+
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/attest"
+	"gatehouse.dev/gatehouse/verify/verifytest"
+)
+
+const provenance = `{"buildDefinition":{"buildType":"https://actions.github.io/buildtypes/workflow/v1","externalParameters":{"workflow":{"repository":"https://github.com/example-org/api","ref":"refs/heads/main","path":".github/workflows/release.yml"}}},"runDetails":{"builder":{"id":"https://github.com/actions/runner/github-hosted"}}}`
+
+// Attestations count when an authority of the check signed them, as cosign
+// v2 (.att tag) or v3 (bundle referrer) attaches them, and the statement is
+// about this image with the checked predicate type.
+func TestVerifyAttestations(t *testing.T) {
+	host := verifytest.Registry(t)
+	ci, builder, other := verifytest.NewKey(t), verifytest.NewKey(t), verifytest.NewKey(t)
+	push := func(repo string) (string, string) {
+		d := verifytest.PushImage(t, host+"/"+repo+":v1")
+		verifytest.Sign(t, host+"/"+repo, d, ci, verifytest.Payload(host+"/"+repo, d))
+		return host + "/" + repo, d.String()
+	}
+	legacy, legacyDigest := push("att/legacy")
+	verifytest.Attest(t, legacy, mustHash(t, legacyDigest), builder, attest.SLSAProvenanceV1, []byte(provenance))
+	verifytest.Attest(t, legacy, mustHash(t, legacyDigest), builder, "https://example.com/custom/v1", []byte(`{"team":"api"}`))
+	bundled, bundledDigest := push("att/bundle")
+	verifytest.AttestBundle(t, bundled, mustHash(t, bundledDigest), builder, attest.SLSAProvenanceV1, []byte(provenance))
+	foreign, foreignDigest := push("att/foreign")
+	verifytest.Attest(t, foreign, mustHash(t, foreignDigest), other, attest.SLSAProvenanceV1, []byte(provenance))
+	replayed, replayedDigest := push("att/replayed")
+	env := verifytest.DSSE(t, builder, attest.InTotoPayloadType, verifytest.InTotoStatement(legacy, mustHash(t, legacyDigest), attest.SLSAProvenanceV1, []byte(provenance)))
+	verifytest.AttachAttestation(t, replayed, mustHash(t, replayedDigest), env, attest.SLSAProvenanceV1)
+	malformed, malformedDigest := push("att/malformed")
+	verifytest.Attest(t, malformed, mustHash(t, malformedDigest), builder, attest.CycloneDX, []byte(`{"bomFormat":"SPDX"}`))
+
+	key := func(k *verifytest.Key, id string) verify.Authority {
+		parsed, err := verify.ParseKey(k.PublicPEM, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verify.Authority{ID: id, Key: parsed}
+	}
+	signer := key(ci, "p/ci")
+	check := func(predicateType string) verify.AttestationCheck {
+		return verify.AttestationCheck{ID: "p/attestations/a", PredicateType: predicateType, Authorities: []verify.Authority{key(builder, "p/attestations/a/builder")}}
+	}
+	v := newVerifier(t, nil)
+	tests := []struct {
+		name, image   string
+		check         verify.AttestationCheck
+		wantFormat    string // "" when none verifies
+		wantFound     int
+		wantRejection string
+	}{
+		{name: "cosign v2 .att", image: legacy + "@" + legacyDigest, check: check(attest.SLSAProvenanceV1), wantFormat: verify.FormatCosignAtt, wantFound: 1},
+		{name: "cosign v3 bundle", image: bundled + "@" + bundledDigest, check: check(attest.SLSAProvenanceV1), wantFormat: verify.FormatBundle, wantFound: 1},
+		{name: "unknown predicate type, raw", image: legacy + "@" + legacyDigest, check: check("https://example.com/custom/v1"), wantFormat: verify.FormatCosignAtt, wantFound: 1},
+		{name: "another predicate type", image: legacy + "@" + legacyDigest, check: check(attest.CycloneDX)},
+		{name: "signed by another key", image: foreign + "@" + foreignDigest, check: check(attest.SLSAProvenanceV1), wantFound: 1},
+		{name: "statement about another image", image: replayed + "@" + replayedDigest, check: check(attest.SLSAProvenanceV1), wantFound: 1},
+		{name: "malformed predicate", image: malformed + "@" + malformedDigest, check: check(attest.CycloneDX), wantFound: 1, wantRejection: `bomFormat "SPDX", want CycloneDX`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := v.Verify(context.Background(), verify.Request{Image: tc.image, Authorities: []verify.Authority{signer}, Attestations: []verify.AttestationCheck{tc.check}})
+			if r.Error != nil || !r.SignedBy("p/ci") {
+				t.Fatalf("error %v, signed %v", r.Error, r.SignedBy("p/ci"))
+			}
+			if r.AttestationsFound[tc.check.PredicateType] != tc.wantFound {
+				t.Errorf("found %v, want %d of %s", r.AttestationsFound, tc.wantFound, tc.check.PredicateType)
+			}
+			if tc.wantFormat == "" {
+				if len(r.Attestations) != 0 {
+					t.Fatalf("attestations %+v, want none", r.Attestations)
+				}
+				if tc.wantRejection != "" && (len(r.Rejected) != 1 || !strings.Contains(r.Rejected[0].Message, tc.wantRejection)) {
+					t.Fatalf("rejected %+v, want %q", r.Rejected, tc.wantRejection)
+				}
+				return
+			}
+			if len(r.Attestations) != 1 {
+				t.Fatalf("attestations %+v", r.Attestations)
+			}
+			a := r.Attestations[0]
+			if a.Requirement != "p/attestations/a" || a.Authority != "p/attestations/a/builder" || a.Format != tc.wantFormat || a.PredicateType != tc.check.PredicateType {
+				t.Fatalf("attestation %+v", a)
+			}
+			switch a.Kind {
+			case "provenance":
+				if a.Provenance.SourceRepository != "https://github.com/example-org/api" || a.Raw != nil {
+					t.Fatalf("provenance %+v raw %s", a.Provenance, a.Raw)
+				}
+			case "other":
+				if string(a.Raw) != `{"team":"api"}` {
+					t.Fatalf("raw %s", a.Raw)
+				}
+			default:
+				t.Fatalf("kind %q", a.Kind)
+			}
+		})
+	}
+}
+
+func mustHash(t *testing.T, s string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

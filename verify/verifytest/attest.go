@@ -1,0 +1,89 @@
+package verifytest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// InTotoStatement is the in-toto v0.1 statement cosign v2 attest writes:
+// the image digest as subject, predicateType, predicate (JSON).
+func InTotoStatement(repo string, subject v1.Hash, predicateType string, predicate []byte) []byte {
+	return []byte(fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v0.1","predicateType":%q,"subject":[{"name":%q,"digest":{%q:%q}}],"predicate":%s}`,
+		predicateType, repo, subject.Algorithm, subject.Hex, predicate))
+}
+
+// DSSE signs payload as a DSSE envelope of payloadType with key.
+func DSSE(t testing.TB, key *Key, payloadType string, payload []byte) []byte {
+	t.Helper()
+	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+	sig, err := key.Signer.SignMessage(bytes.NewReader([]byte(pae)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := json.Marshal(map[string]any{
+		"payloadType": payloadType,
+		"payload":     base64.StdEncoding.EncodeToString(payload),
+		"signatures":  []map[string]string{{"keyid": "", "sig": base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// AttachAttestation appends envelope as a layer of the cosign v2
+// attestation manifest of digest (tag sha256-<hex>.att).
+func AttachAttestation(t testing.TB, repo string, digest v1.Hash, envelope []byte, predicateType string) {
+	t.Helper()
+	tag, err := name.NewTag(repo + ":" + digest.Algorithm + "-" + digest.Hex + ".att")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	if existing, err := remote.Image(tag); err == nil {
+		base = existing
+	}
+	layer := static.NewLayer(envelope, "application/vnd.dsse.envelope.v1+json")
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: map[string]string{
+		"dev.cosignproject.cosign/signature": "", "predicateType": predicateType,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Attest attests digest in repo the cosign v2 way (attest --key, no log).
+func Attest(t testing.TB, repo string, digest v1.Hash, key *Key, predicateType string, predicate []byte) {
+	t.Helper()
+	env := DSSE(t, key, inTotoPayloadType, InTotoStatement(repo, digest, predicateType, predicate))
+	AttachAttestation(t, repo, digest, env, predicateType)
+}
+
+// AttestBundle attests digest in repo the cosign v3 way: a sigstore bundle
+// whose DSSE envelope holds the statement, attached as a referrer.
+func AttestBundle(t testing.TB, repo string, digest v1.Hash, key *Key, predicateType string, predicate []byte) {
+	t.Helper()
+	env := DSSE(t, key, inTotoPayloadType, InTotoStatement(repo, digest, predicateType, predicate))
+	b, err := bundleOf(key, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AttachBundle(repo, digest, b); err != nil {
+		t.Fatal(err)
+	}
+}
