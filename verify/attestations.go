@@ -49,17 +49,22 @@ const (
 	FormatBundle    = "bundle"
 )
 
-// attestationsOf fetches the attestations of target and verifies those the
-// checks ask for. found counts attestations per (unverified) predicate type.
+// attestationsOf fetches the attestations of target of the predicate types
+// the checks ask for, and verifies them. AttestationsFound counts those
+// fetched per the predicate type they claim.
 func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, checks []AttestationCheck, res *Result) *Error {
 	ctx, cancel := v.step(ctx)
 	defer cancel()
 	what := "fetching attestations of " + repo.Name().String() + "@" + target.Digest.String()
-	legacy, err := attest.Fetch(ctx, repo, target.Digest)
+	var types []string
+	for _, c := range checks {
+		types = append(types, c.PredicateType)
+	}
+	legacy, err := attest.Fetch(ctx, repo, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}
-	bundles, err := sigstorebundle.Fetch(ctx, repo, target.Digest)
+	bundles, err := sigstorebundle.Fetch(ctx, repo, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}

@@ -160,7 +160,7 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target
 		}
 	}
 	if len(missing) > 0 { // cosign v3 writes bundles: look there only when needed
-		bundles, err := sigstorebundle.Fetch(ctx, repo, digest)
+		bundles, err := sigstorebundle.Fetch(ctx, repo, digest, sigstorebundle.SignPredicateType)
 		if err != nil {
 			return signed{}, registryFailure(what, err)
 		}

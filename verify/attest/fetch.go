@@ -3,6 +3,7 @@ package attest
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -21,17 +22,27 @@ func AttestationTag(digest v1.Hash) string {
 	return fmt.Sprintf("%s-%s.att", digest.Algorithm, digest.Hex)
 }
 
+// PredicateTypeAnnotation is the layer annotation in which cosign names an
+// attestation's predicate type. It only saves fetches: what counts is the
+// predicate type inside the verified statement.
+const PredicateTypeAnnotation = "predicateType"
+
 // Fetch returns the DSSE envelopes attached to digest under its .att tag.
-// An image with none has an empty result and no error. The keyless
-// material cosign annotates layers with is not read: keyless attestations
-// are verified in sigstore bundles only.
-func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash) ([][]byte, error) {
+// An image with none has an empty result and no error. With
+// predicateTypes, layers annotated with another predicate type are not
+// fetched (a wrong annotation can only hide an attestation, never make one
+// count). The keyless material cosign annotates layers with is not read:
+// keyless attestations are verified in sigstore bundles only.
+func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
 	layers, err := cosign.TagLayers(ctx, src, AttestationTag(digest), DSSEMediaType, MaxAttestations)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	for _, l := range layers {
+		if t, ok := l.Annotations[PredicateTypeAnnotation]; ok && len(predicateTypes) > 0 && !slices.Contains(predicateTypes, t) {
+			continue
+		}
 		env, err := src.Blob(ctx, l) // capped by the registry client, whatever the descriptor says
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,16 +29,23 @@ type Source interface {
 	Blob(ctx context.Context, desc v1.Descriptor) ([]byte, error)
 }
 
+// PredicateTypeAnnotation is the referrer annotation in which cosign v3
+// names a bundle's predicate type. It only saves fetches: what counts is
+// the predicate type inside the verified statement.
+const PredicateTypeAnnotation = "dev.sigstore.bundle.predicateType"
+
 // Fetch returns the bundles attached to digest. An image with none has an
-// empty result and no error.
-func Fetch(ctx context.Context, src Source, digest v1.Hash) ([][]byte, error) {
+// empty result and no error. With predicateTypes, referrers annotated with
+// another predicate type are not fetched (a wrong annotation can only hide
+// a bundle, never make one count).
+func Fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
 	refs, err := src.Referrers(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	for _, d := range refs {
-		if !maybeBundle(d) {
+		if !maybeBundle(d) || !wanted(d, predicateTypes) {
 			continue
 		}
 		if len(out) == MaxBundles {
@@ -62,6 +70,11 @@ func maybeBundle(d v1.Descriptor) bool {
 		return true
 	}
 	return false
+}
+
+func wanted(d v1.Descriptor, predicateTypes []string) bool {
+	t, ok := d.Annotations[PredicateTypeAnnotation]
+	return !ok || len(predicateTypes) == 0 || slices.Contains(predicateTypes, t)
 }
 
 // manifest is the part of a referrer manifest Fetch relies on.

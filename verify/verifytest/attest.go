@@ -83,7 +83,7 @@ func AttestBundle(t testing.TB, repo string, digest v1.Hash, key *Key, predicate
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := AttachBundle(repo, digest, b); err != nil {
+	if err := attachBundle(repo, digest, b, predicateType); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -112,6 +112,12 @@ func (r referrer) MediaType() (types.MediaType, error) { return types.OCIManifes
 // empty config, the bundle as its one layer and the image as its subject,
 // found through the referrers API or the sha256-<hex> tag fallback.
 func AttachBundle(repo string, subject v1.Hash, bundle []byte) error {
+	return attachBundle(repo, subject, bundle, SignPredicateType)
+}
+
+// attachBundle is AttachBundle with the predicate type cosign v3 annotates
+// the referrer with.
+func attachBundle(repo string, subject v1.Hash, bundle []byte, predicateType string) error {
 	img, err := name.NewDigest(repo + "@" + subject.String())
 	if err != nil {
 		return err
@@ -135,7 +141,7 @@ func AttachBundle(repo string, subject v1.Hash, bundle []byte) error {
 		Config:        v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", ArtifactType: BundleMediaType, Digest: cd, Size: 2},
 		Layers:        []v1.Descriptor{{MediaType: BundleMediaType, Digest: ld, Size: int64(len(bundle))}},
 		Subject:       &v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size},
-		Annotations:   map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": SignPredicateType},
+		Annotations:   map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": predicateType},
 	}, ArtifactType: BundleMediaType}
 	raw, err := m.RawManifest()
 	if err != nil {
