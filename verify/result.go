@@ -28,6 +28,8 @@ type Result struct {
 	// Rejected lists signatures of an authority's signer that were refused
 	// for a reason the signer must act on, such as a revoked certificate.
 	Rejected []Rejection `json:"rejected,omitempty"`
+	// Config is the image configuration, when the request asked for it.
+	Config *ImageConfig `json:"config,omitempty"`
 	// Attestations lists the attestations that verified, for the checks
 	// the request asked for.
 	Attestations []Attestation `json:"attestations,omitempty"`

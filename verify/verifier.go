@@ -54,6 +54,9 @@ type Request struct {
 	Platforms *Platforms
 	// Attestations are the attestations to verify (Result.Attestations).
 	Attestations []AttestationCheck
+	// Config asks for the image configuration (Result.Config), for an
+	// image manifest (not an index).
+	Config bool
 }
 
 // Verify resolves req.Image to a digest and checks its signatures against
@@ -72,7 +75,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	} else {
 		res.Tag = ref.Identifier()
 	}
-	if res.Pinned && req.Platforms == nil && len(req.Attestations) == 0 && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
+	if res.Pinned && req.Platforms == nil && len(req.Attestations) == 0 && !req.Config && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
 		return res // a digest names immutable content: no need to ask the registry
 	}
 	repo := v.opts.Registry.Repo(ref.Context(), req.Keychain)
@@ -98,7 +101,11 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	if len(req.Attestations) > 0 {
 		if ferr := v.attestationsOf(ctx, repo, target, req.Attestations, &res); ferr != nil {
 			res.Error = ferr
+			return res
 		}
+	}
+	if req.Config && !res.Index {
+		res.Config, res.Error = v.imageConfig(ctx, repo, m)
 	}
 	return res
 }

@@ -31,3 +31,10 @@ literal_denials(obj) := {msg |
 	looks_like_credential(e)
 	msg := sprintf("container %q sets %s to a literal value that looks like a credential: use valueFrom.secretKeyRef, or mount it as a file and pass its path in %s_FILE", [c.name, e.name, e.name])
 }
+
+# image_denials: the image's configuration sets a credential-looking
+# variable in its Env (gatehouse keeps the names, never the values).
+image_denials(image) := {msg |
+	some name in image.config.credentialEnv
+	msg := sprintf("%s sets %s in its configuration's Env to a value that looks like a credential: rebuild it without, and give the credential at run time from a Secret", [image.image, name])
+}

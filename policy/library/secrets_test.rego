@@ -33,3 +33,9 @@ test_cronjob_init_containers if {
 	cronjob := {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"initContainers": [{"name": "init", "env": [{"name": "GITHUB_TOKEN", "value": "x"}]}]}}}}}}
 	count(secrets.literal_denials(cronjob)) == 1
 }
+
+test_image_config if {
+	secrets.image_denials({"image": "registry.example.com/api:v1", "config": {"envNames": ["PATH", "AWS_SECRET_ACCESS_KEY"], "credentialEnv": ["AWS_SECRET_ACCESS_KEY"]}}) == {"registry.example.com/api:v1 sets AWS_SECRET_ACCESS_KEY in its configuration's Env to a value that looks like a credential: rebuild it without, and give the credential at run time from a Secret"}
+}
+
+test_image_without_config if count(secrets.image_denials({"image": "x:v1"})) == 0
