@@ -53,6 +53,10 @@ const (
 // the checks ask for, and verifies them. AttestationsFound counts those
 // fetched per the predicate type they claim.
 func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, checks []AttestationCheck, res *Result) *Error {
+	key := attestationKey(target.Digest.String(), checks)
+	if v.attestationsFromCache(key, res) {
+		return nil
+	}
 	ctx, cancel := v.step(ctx)
 	defer cancel()
 	what := "fetching attestations of " + repo.Name().String() + "@" + target.Digest.String()
@@ -78,16 +82,39 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 		}
 	}
 	delete(res.AttestationsFound, "")
+	var rejected []Rejection
+	satisfied := 0
 	for _, c := range checks {
+		n := len(res.Attestations)
 		for _, a := range c.Authorities {
 			if at, rej := checkAttestation(c, a, legacy, bundles, target.Digest); at != nil {
 				res.Attestations = append(res.Attestations, *at)
 			} else if rej != "" {
-				res.Rejected = append(res.Rejected, Rejection{Authority: c.ID, Message: rej})
+				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
 			}
 		}
+		if len(res.Attestations) > n {
+			satisfied++
+		}
+	}
+	res.Rejected = append(res.Rejected, rejected...)
+	if v.opts.Cache != nil {
+		v.opts.Cache.Put(key, cached{attestations: res.Attestations, attestationsFound: res.AttestationsFound, rejected: rejected}, satisfied == len(checks))
 	}
 	return nil
+}
+
+// attestationsFromCache fills res from a cached attestation entry.
+func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
+	if v.opts.Cache == nil {
+		return false
+	}
+	c, ok := v.opts.Cache.Get(key)
+	if ok {
+		res.Attestations, res.AttestationsFound = c.attestations, c.attestationsFound
+		res.Rejected = append(res.Rejected, c.rejected...)
+	}
+	return ok
 }
 
 // checkAttestation returns the first attestation of c's predicate type that

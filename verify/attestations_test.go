@@ -2,9 +2,13 @@ package verify_test
 
 import (
 	"context"
+	"gatehouse.dev/gatehouse/verify/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/attest"
@@ -112,4 +116,46 @@ func mustHash(t *testing.T, s string) v1.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// Verified attestations and configurations are cached by digest: a second
+// admission of a pinned image asks the registry nothing.
+func TestAttestationsCached(t *testing.T) {
+	host := verifytest.Registry(t)
+	ci, builder := verifytest.NewKey(t), verifytest.NewKey(t)
+	repo := host + "/att/cached"
+	d := verifytest.PushImage(t, repo+":v1")
+	verifytest.Sign(t, repo, d, ci, verifytest.Payload(repo, d))
+	verifytest.Attest(t, repo, d, builder, attest.SLSAProvenanceV1, []byte(provenance))
+	signer, err := verify.ParseKey(ci.PublicPEM, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := verify.ParseKey(builder.PublicPEM, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingTransport{}
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: counting}), Cache: verify.NewCache(100, time.Hour, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{{ID: "p/ci", Key: signer}}, Config: true,
+		Attestations: []verify.AttestationCheck{{ID: "p/attestations/a", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{{ID: "p/attestations/a/b", Key: att}}}}}
+	first := v.Verify(context.Background(), req)
+	calls := counting.n.Load()
+	second := v.Verify(context.Background(), req)
+	if first.Error != nil || len(first.Attestations) != 1 || first.Config == nil || calls == 0 {
+		t.Fatalf("first: %+v after %d calls", first, calls)
+	}
+	if got := counting.n.Load(); got != calls || !second.Cached || len(second.Attestations) != 1 || second.Config == nil {
+		t.Fatalf("second: %d more registry calls, result %+v", got-calls, second)
+	}
+}
+
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
 }

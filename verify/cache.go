@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -31,10 +32,16 @@ type cached struct {
 	found      int
 	signatures []Signature
 	rejected   []Rejection
+	// attestations, attestationsFound: an attestation entry (attestationKey).
+	attestations      []Attestation
+	attestationsFound map[string]int
+	// config: an image configuration entry (configKey).
+	config *ImageConfig
 }
 
 func (c cached) clone() cached {
-	return cached{found: c.found, signatures: slices.Clone(c.signatures), rejected: slices.Clone(c.rejected)}
+	return cached{found: c.found, signatures: slices.Clone(c.signatures), rejected: slices.Clone(c.rejected),
+		attestations: slices.Clone(c.attestations), attestationsFound: maps.Clone(c.attestationsFound), config: c.config}
 }
 
 type cacheEntry struct {
@@ -99,6 +106,28 @@ func (c *Cache) remove(el *list.Element) {
 	c.order.Remove(el)
 	delete(c.entries, el.Value.(*cacheEntry).key)
 }
+
+// attestationKey names the attestations of digest verified for checks.
+func attestationKey(digest string, checks []AttestationCheck) string {
+	ids := make([]string, 0, len(checks))
+	for _, c := range checks {
+		id := c.ID + "|" + c.PredicateType
+		for _, a := range c.Authorities {
+			id += "|" + a.ID + "|" + a.SignerID()
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return "attestations/" + digest + "/" + hex.EncodeToString(h.Sum(nil))
+}
+
+// configKey names the image configuration of digest.
+func configKey(digest string) string { return "config/" + digest }
 
 // cacheKey is empty (not cacheable) until the digest is known.
 func cacheKey(digest string, authorities []Authority) string {

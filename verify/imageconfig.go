@@ -78,6 +78,12 @@ func parseImageConfig(raw []byte) (*ImageConfig, error) {
 
 // imageConfig fetches and reads the configuration of the image manifest m.
 func (v *Verifier) imageConfig(ctx context.Context, repo *registry.Repo, m *registry.Manifest) (*ImageConfig, *Error) {
+	key := configKey(m.Digest.String())
+	if v.opts.Cache != nil {
+		if c, ok := v.opts.Cache.Get(key); ok {
+			return c.config, nil
+		}
+	}
 	man, err := registry.ParseManifest(m.Raw)
 	if err != nil {
 		return nil, registryFailure("reading the manifest of "+repo.Name().String()+"@"+m.Digest.String(), err)
@@ -91,6 +97,9 @@ func (v *Verifier) imageConfig(ctx context.Context, repo *registry.Repo, m *regi
 	c, err := parseImageConfig(raw)
 	if err != nil {
 		return nil, failf(ReasonInvalidArtifact, "the configuration of %s@%s is not an image configuration: %v", repo.Name(), m.Digest, err)
+	}
+	if v.opts.Cache != nil { // a digest names immutable content
+		v.opts.Cache.Put(key, cached{config: c}, true)
 	}
 	return c, nil
 }

@@ -75,7 +75,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	} else {
 		res.Tag = ref.Identifier()
 	}
-	if res.Pinned && req.Platforms == nil && len(req.Attestations) == 0 && !req.Config && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) {
+	if res.Pinned && req.Platforms == nil && v.fromCache(cacheKey(res.Digest, req.Authorities), &res) && v.extrasFromCache(res.Digest, req, &res) {
 		return res // a digest names immutable content: no need to ask the registry
 	}
 	repo := v.opts.Registry.Repo(ref.Context(), req.Keychain)
@@ -108,6 +108,26 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 		res.Config, res.Error = v.imageConfig(ctx, repo, m)
 	}
 	return res
+}
+
+// extrasFromCache fills res with the cached attestations and configuration
+// req asks for, all or nothing.
+func (v *Verifier) extrasFromCache(digest string, req Request, res *Result) bool {
+	var att, cfg cached
+	var ok bool
+	if len(req.Attestations) > 0 {
+		if att, ok = v.opts.Cache.Get(attestationKey(digest, req.Attestations)); !ok {
+			return false
+		}
+	}
+	if req.Config {
+		if cfg, ok = v.opts.Cache.Get(configKey(digest)); !ok {
+			return false
+		}
+	}
+	res.Attestations, res.AttestationsFound, res.Config = att.attestations, att.attestationsFound, cfg.config
+	res.Rejected = append(res.Rejected, att.rejected...)
+	return true
 }
 
 func (v *Verifier) fromCache(key string, res *Result) bool {
