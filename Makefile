@@ -45,7 +45,7 @@ demo: tools build
 ## and a real registry. docs/benchmarks.md records results and how they were made.
 bench: tools build
 	@mkdir -p $(BIN)
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./webhook/ ./verify/... | tee $(BIN)/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./webhook/ ./verify/... ./policy/... | tee $(BIN)/bench.txt
 	$(GO) build -o $(BIN)/load ./e2e/load
 	$(NETNS) $(BIN)/load -gatehouse $(CURDIR)/$(BIN)/gatehouse -requests $(LOAD_REQUESTS) -workers $(LOAD_WORKERS) | tee $(BIN)/load.txt
 
