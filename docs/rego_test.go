@@ -40,7 +40,7 @@ func TestRegoExample(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := p.EvaluateRego(context.Background(), p.Evaluate(tc.result), &rego.Input{APIVersion: rego.InputVersion, Image: rego.Image{Field: "containers", Container: "api", Result: *tc.result}})
+			o := p.EvaluateRego(context.Background(), p.Evaluate(tc.result), &rego.Input{APIVersion: rego.InputVersion, Image: &rego.Image{Field: "containers", Container: "api", Result: *tc.result}})
 			if o.Passed != (tc.wantMessage == "") || !strings.Contains(o.Message, tc.wantMessage) {
 				t.Fatalf("outcome %+v, want message %q", o, tc.wantMessage)
 			}
@@ -100,7 +100,7 @@ func TestSupplyChainExample(t *testing.T) {
 			r := good()
 			tc.change(r)
 			o := p.Evaluate(r)
-			o = p.EvaluateRego(context.Background(), o, &rego.Input{APIVersion: rego.InputVersion, Image: rego.Image{Field: "containers", Container: "api", Result: *r}})
+			o = p.EvaluateRego(context.Background(), o, &rego.Input{APIVersion: rego.InputVersion, Image: &rego.Image{Field: "containers", Container: "api", Result: *r}})
 			if o.Passed != (tc.want == "") || !strings.Contains(string(o.Reason)+": "+o.Message, tc.want) {
 				t.Fatalf("outcome %+v, want %q", o, tc.want)
 			}

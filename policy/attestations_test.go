@@ -88,3 +88,20 @@ func TestEvaluateAttestations(t *testing.T) {
 		})
 	}
 }
+
+func TestCompileRegoScope(t *testing.T) {
+	with := func(scope v1alpha1.RegoScope) Object {
+		o := keylessPolicy(v1alpha1.KindClusterImagePolicy, "", v1alpha1.Authority{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: newKeyPEM(t)}})
+		o.Spec.Rego = &v1alpha1.RegoPolicy{Module: "package p\nallow := true\n", Scope: scope}
+		return o
+	}
+	runCompileCases(t, []compileCase{
+		{name: "default", o: with("")},
+		{name: "image", o: with(v1alpha1.RegoScopeImage)},
+		{name: "pod", o: with(v1alpha1.RegoScopePod)},
+		{name: "container", o: with("container"), wantErr: `spec.rego.scope "container": use image (default) or pod`},
+	})
+	if p := mustCompile(t, with(v1alpha1.RegoScopePod)); !p.PodScope {
+		t.Fatal("scope pod not compiled")
+	}
+}

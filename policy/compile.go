@@ -44,9 +44,11 @@ type Policy struct {
 	// Attestations are the attestations the policy requires.
 	Attestations []verify.AttestationCheck
 	// Rego is the policy's compiled module, nil when it has none.
-	Rego  *rego.Program
-	names map[string]string // authority ID -> name
-	globs []*regexp.Regexp
+	Rego *rego.Program
+	// PodScope: the module judges the whole request once (scope pod).
+	PodScope bool
+	names    map[string]string // authority ID -> name
+	globs    []*regexp.Regexp
 }
 
 // Compile validates o and compiles it, for policies whose keys are all

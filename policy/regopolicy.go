@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 )
@@ -20,6 +21,13 @@ func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader
 	if err != nil {
 		return err
 	}
+	switch r.Scope {
+	case "", v1alpha1.RegoScopeImage:
+	case v1alpha1.RegoScopePod:
+		p.PodScope = true
+	default:
+		return fmt.Errorf("spec.rego.scope %q: use image (default) or pod", r.Scope)
+	}
 	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), 0)
 	if err != nil {
 		return fmt.Errorf("spec.rego: %w", err)
@@ -28,11 +36,22 @@ func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader
 }
 
 // EvaluateRego judges in with the policy's module, once its signatures
-// passed (o). Without a module it returns o unchanged.
+// passed (o). Without a module, or with a pod-scoped one, it returns o
+// unchanged.
 func (p *Policy) EvaluateRego(ctx context.Context, o Outcome, in *rego.Input) Outcome {
-	if p.Rego == nil || !o.Passed {
+	if p.Rego == nil || p.PodScope || !o.Passed {
 		return o
 	}
+	return p.evalRego(ctx, o, in)
+}
+
+// EvaluatePodRego judges in (input.images set) with the policy's
+// pod-scoped module.
+func (p *Policy) EvaluatePodRego(ctx context.Context, in *rego.Input) Outcome {
+	return p.evalRego(ctx, Outcome{Policy: p.ID, Mode: p.Mode, Passed: true}, in)
+}
+
+func (p *Policy) evalRego(ctx context.Context, o Outcome, in *rego.Input) Outcome {
 	in.Policy = rego.Policy{Name: p.ID, Revision: p.Rego.Revision}
 	v, err := in.Value()
 	if err != nil {

@@ -41,6 +41,8 @@ type ImageVerdict struct {
 	Unmatched bool `json:"unmatched,omitempty"`
 	// Pin is true when a matching policy asks for the digest to be pinned.
 	Pin bool `json:"-"`
+	// matched are the policies that judged the image, in Outcomes' order.
+	matched []*policy.Policy
 }
 
 // Admit decides req. With mutate set it computes the digest-pinning patch
@@ -62,8 +64,9 @@ func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest,
 	if err != nil {
 		return badRequest(err.Error())
 	}
-	verdicts := a.verifyImages(ctx, regoRequest(req), w, workload.Changed(w, old))
-	return a.decide(w, verdicts, mutate)
+	base := regoRequest(req)
+	verdicts := a.verifyImages(ctx, base, w, workload.Changed(w, old))
+	return a.decide(w, verdicts, a.podOutcomes(ctx, base, verdicts), mutate)
 }
 
 func decodeWorkloads(gk schema.GroupKind, req *admissionv1.AdmissionRequest) (w, old *workload.Workload, err error) {
@@ -175,12 +178,55 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 		o := p.Evaluate(&v.Result)
 		if p.Rego != nil {
 			in := *base
-			in.Image = rego.Image{Field: v.Field, Container: v.Name, Result: v.Result}
+			in.Image = &rego.Image{Field: v.Field, Container: v.Name, Result: v.Result}
 			o = p.EvaluateRego(ctx, o, &in)
 		}
 		v.Outcomes = append(v.Outcomes, o)
 		v.Pin = v.Pin || p.Pin
 	}
+	v.matched = matched
+}
+
+// podOutcomes evaluates each pod-scoped module once, over every image its
+// policy matched, when all of them passed its signature and attestation
+// checks (otherwise their failures already speak).
+func (a *Admitter) podOutcomes(ctx context.Context, base *rego.Input, verdicts []ImageVerdict) (out []policy.Outcome) {
+	var order []*policy.Policy
+	images := map[*policy.Policy][]rego.Image{}
+	failed := map[*policy.Policy]bool{}
+	for _, v := range verdicts {
+		for i, p := range v.matched {
+			if !p.PodScope || p.Rego == nil {
+				continue
+			}
+			if _, seen := images[p]; !seen {
+				order = append(order, p)
+			}
+			failed[p] = failed[p] || i >= len(v.Outcomes) || !v.Outcomes[i].Passed
+			images[p] = append(images[p], rego.Image{Field: v.Field, Container: v.Name, Result: v.Result})
+		}
+	}
+	for _, p := range order {
+		if !failed[p] {
+			out = append(out, a.podOutcome(ctx, p, base, images[p]))
+		}
+	}
+	return out
+}
+
+// podOutcome evaluates one pod-scoped module; a panic is an internal
+// failure of that policy, never a crash or an admission.
+func (a *Admitter) podOutcome(ctx context.Context, p *policy.Policy, base *rego.Input, images []rego.Image) (o policy.Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.cfg.Metrics.panicked()
+			a.cfg.Log.Error("panic while evaluating a pod policy", "policy", p.ID, "panic", r, "stack", string(debug.Stack()))
+			o = policy.Outcome{Policy: p.ID, Mode: v1alpha1.ModeEnforce, Reason: verify.ReasonInternal, Message: fmt.Sprintf("gatehouse failed internally (%v); this is a bug, please report it", r)}
+		}
+	}()
+	in := *base
+	in.Images = images
+	return p.EvaluatePodRego(ctx, &in)
 }
 
 // regoRequest is the part of the Rego input shared by every image of req.

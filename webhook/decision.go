@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/webhook/workload"
@@ -29,6 +30,9 @@ type Decision struct {
 	Patch []PatchOp `json:"-"`
 	// Images holds the per-image verdicts.
 	Images []ImageVerdict `json:"images,omitempty"`
+	// Pod holds the outcomes of pod-scoped Rego modules, judged once per
+	// request over every image.
+	Pod []policy.Outcome `json:"pod,omitempty"`
 
 	denyReason, failOpenReason, warnReason, auditReason verify.Reason
 	// warned: a warn-mode policy failed or an unmatched image was let
@@ -60,14 +64,19 @@ func badRequest(msg string) Decision {
 	return Decision{Reason: verify.ReasonBadRequest, Denials: []string{msg}, denyReason: verify.ReasonBadRequest}
 }
 
-func (a *Admitter) decide(w *workload.Workload, verdicts []ImageVerdict, mutate bool) Decision {
-	d := Decision{Images: verdicts}
+func (a *Admitter) decide(w *workload.Workload, verdicts []ImageVerdict, pod []policy.Outcome, mutate bool) Decision {
+	d := Decision{Images: verdicts, Pod: pod}
 	for _, v := range verdicts {
 		if mutate {
 			d.pin(w, v)
 			continue
 		}
 		a.judgeImage(&d, w, v)
+	}
+	for _, o := range pod {
+		if !mutate {
+			a.judgeOutcome(&d, "pod", o)
+		}
 	}
 	d.Allowed = len(d.Denials) == 0
 	d.Reason = cmpOr(cmpOr(d.denyReason, d.failOpenReason), cmpOr(d.warnReason, d.auditReason))
@@ -103,33 +112,39 @@ func (a *Admitter) judgeImage(d *Decision, w *workload.Workload, v ImageVerdict)
 	}
 	passed := true
 	for _, o := range v.Outcomes {
-		for _, w := range o.Warnings {
-			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s: %s", where, o.Policy, w))
-		}
-		if o.Passed {
-			continue
-		}
-		passed = false
-		msg := fmt.Sprintf("%s: %s: %s", where, o.Reason, o.Message)
-		switch {
-		case o.Mode == v1alpha1.ModeAudit:
-			d.auditReason = cmpOr(d.auditReason, o.Reason)
-			d.Audit = append(d.Audit, msg)
-		case o.Mode == v1alpha1.ModeWarn:
-			d.warned = true
-			d.warnReason = cmpOr(d.warnReason, o.Reason)
-			d.Warnings = append(d.Warnings, "would be denied: "+msg)
-		case o.Reason.Infrastructure() && a.cfg.InfraFailure == Allow:
-			d.FailOpen = true
-			d.failOpenReason = cmpOr(d.failOpenReason, o.Reason)
-			d.Warnings = append(d.Warnings, "admitted without verification (gatehouse fails open on infrastructure errors): "+msg)
-		default:
-			d.deny(o.Reason, msg)
-		}
+		passed = a.judgeOutcome(d, where, o) && passed
 	}
 	if passed && len(v.Outcomes) > 0 && w.IsPod() && !v.Result.Pinned && v.Result.Digest != "" {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("%s verified as %s but not pinned: the kubelet pulls the tag, which may move. Pin the digest (pinDigest: true) or write it in the spec", where, v.Result.Digest))
 	}
+}
+
+// judgeOutcome adds one policy outcome about where (an image, or the pod)
+// to d, as its mode says, and reports whether it passed.
+func (a *Admitter) judgeOutcome(d *Decision, where string, o policy.Outcome) bool {
+	for _, w := range o.Warnings {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s: %s", where, o.Policy, w))
+	}
+	if o.Passed {
+		return true
+	}
+	msg := fmt.Sprintf("%s: %s: %s", where, o.Reason, o.Message)
+	switch {
+	case o.Mode == v1alpha1.ModeAudit:
+		d.auditReason = cmpOr(d.auditReason, o.Reason)
+		d.Audit = append(d.Audit, msg)
+	case o.Mode == v1alpha1.ModeWarn:
+		d.warned = true
+		d.warnReason = cmpOr(d.warnReason, o.Reason)
+		d.Warnings = append(d.Warnings, "would be denied: "+msg)
+	case o.Reason.Infrastructure() && a.cfg.InfraFailure == Allow:
+		d.FailOpen = true
+		d.failOpenReason = cmpOr(d.failOpenReason, o.Reason)
+		d.Warnings = append(d.Warnings, "admitted without verification (gatehouse fails open on infrastructure errors): "+msg)
+	default:
+		d.deny(o.Reason, msg)
+	}
+	return false
 }
 
 func (a *Admitter) judgeUnmatched(d *Decision, where string, v ImageVerdict) {

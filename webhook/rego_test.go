@@ -92,3 +92,47 @@ func TestRegoOnly(t *testing.T) {
 		t.Fatalf("pinned: %q", msg(resp))
 	}
 }
+
+// A pod-scoped module runs once per request over every image the policy
+// matches; its denial names the pod, not an image.
+func TestRegoPodScope(t *testing.T) {
+	const module = `package pod
+
+default allow := false
+
+allow if count(input.images) <= 2
+
+deny contains sprintf("%d images from %d containers", [count(input.images), count({i.container | some i in input.images})]) if count(input.images) > 2
+
+warn contains sprintf("pod checked once: %s", [concat(",", sort([i.container | some i in input.images]))])
+`
+	f := newFixture(t, nil, func(s *v1alpha1.ImagePolicySpec) {
+		s.Rego = &v1alpha1.RegoPolicy{Module: module, Scope: v1alpha1.RegoScopePod}
+	})
+	pinned := f.signed + "@" + f.signedDigest
+	tests := []struct {
+		name        string
+		images      []string
+		wantAllowed bool
+		wantMsg     string
+		wantWarning string
+	}{
+		{name: "two images", images: []string{pinned, pinned}, wantAllowed: true, wantWarning: "pod: ClusterImagePolicy/ci: pod checked once: c0,c1"},
+		{name: "three images", images: []string{pinned, pinned, pinned}, wantMsg: "pod: rego-deny: ClusterImagePolicy/ci: 3 images from 3 containers"},
+		{name: "an unsigned image: the signature failure, not the module", images: []string{pinned, f.unsigned, pinned}, wantMsg: `(containers "c1"): unsigned:`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.validate(t, pod("p", tc.images...), reviewOpts{})
+			if resp.Allowed != tc.wantAllowed || !strings.Contains(msg(resp), tc.wantMsg) {
+				t.Fatalf("allowed %v message %q; want %v and %q", resp.Allowed, msg(resp), tc.wantAllowed, tc.wantMsg)
+			}
+			if strings.Contains(msg(resp), "rego-deny") && strings.Count(msg(resp), "rego-deny") != 1 {
+				t.Fatalf("module ran more than once: %q", msg(resp))
+			}
+			if got := strings.Join(resp.Warnings, "\n"); !strings.Contains(got, tc.wantWarning) || strings.Count(got, "pod checked once") > 1 {
+				t.Fatalf("warnings %q, want %q once", got, tc.wantWarning)
+			}
+		})
+	}
+}

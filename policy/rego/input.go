@@ -26,8 +26,12 @@ type Input struct {
 	Object json.RawMessage `json:"object"`
 	// Policy names the policy whose module runs.
 	Policy Policy `json:"policy"`
-	// Image is the image being judged and what gatehouse verified about it.
-	Image Image `json:"image"`
+	// Image is the image being judged and what gatehouse verified about
+	// it, for a module of scope image (the default).
+	Image *Image `json:"image,omitempty"`
+	// Images are every image of the object the policy matches, for a module
+	// of scope pod, judged once per request.
+	Images []Image `json:"images,omitempty"`
 }
 
 // Request is the part of the admission request a policy may use.
@@ -79,7 +83,7 @@ func (in *Input) Value() (ast.Value, error) {
 	if in.Object == nil {
 		in.Object = json.RawMessage("{}")
 	}
-	if in.Image.Signatures == nil {
+	if in.Image != nil && in.Image.Signatures == nil {
 		in.Image.Signatures = []verify.Signature{}
 	}
 	data, err := json.Marshal(in)

@@ -33,7 +33,7 @@ func input(repo, tag string, pinned bool) *rego.Input {
 		APIVersion: rego.InputVersion,
 		Request:    rego.Request{Operation: "CREATE", Namespace: "team", Kind: rego.Kind{Version: "v1", Kind: "Pod"}},
 		Object:     json.RawMessage(`{"kind":"Pod","metadata":{"labels":{"app":"web"}}}`),
-		Image: rego.Image{Field: "containers", Container: "app", Result: verify.Result{
+		Image: &rego.Image{Field: "containers", Container: "app", Result: verify.Result{
 			Image: repo + ":" + tag, Repository: repo, Tag: tag, Pinned: pinned, Digest: "sha256:" + strings.Repeat("a", 64),
 		}},
 	}

@@ -100,7 +100,21 @@ type RegoPolicy struct {
 	// ConfigMapRef names a ConfigMap that holds the module; its key must be
 	// set. Gatehouse reads it when the policy loads and again every minute.
 	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
+	// Scope is "image" (default: the module runs for each image the policy
+	// matches, with input.image) or "pod" (once per request, with
+	// input.images holding every image the policy matches, when their
+	// signatures and attestations passed).
+	Scope RegoScope `json:"scope,omitempty"`
 }
+
+// RegoScope says what a Rego module judges.
+type RegoScope string
+
+// Scopes.
+const (
+	RegoScopeImage RegoScope = "image"
+	RegoScopePod   RegoScope = "pod"
+)
 
 // ImageGlob is one pattern over canonical repository names. "*" matches
 // within one path segment, "**" across segments, "?" one character.
