@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/attest"
 	"gatehouse.dev/gatehouse/verify/registry"
@@ -103,5 +104,23 @@ func TestCompileRegoScope(t *testing.T) {
 	})
 	if p := mustCompile(t, with(v1alpha1.RegoScopePod)); !p.PodScope {
 		t.Fatal("scope pod not compiled")
+	}
+}
+
+// An image whose configuration could not be read fails a Rego policy with
+// that reason rather than running the module without it.
+func TestRegoConfigError(t *testing.T) {
+	o := keylessPolicy(v1alpha1.KindClusterImagePolicy, "")
+	o.Spec.Rego = &v1alpha1.RegoPolicy{Module: "package p\nallow := true\n"}
+	p := mustCompile(t, o)
+	r := verify.Result{Image: "registry.example.com/app:v1", Digest: "sha256:" + strings.Repeat("a", 64),
+		ConfigError: &verify.Error{Reason: verify.ReasonRegistryRateLimit, Message: "fetching the configuration: 429"}}
+	out := p.EvaluateRego(context.Background(), p.Evaluate(&r), &rego.Input{APIVersion: rego.InputVersion, Image: &rego.Image{Result: r}})
+	if out.Passed || out.Reason != verify.ReasonRegistryRateLimit || out.Message != "fetching the configuration: 429" {
+		t.Fatalf("outcome %+v", out)
+	}
+	r.ConfigError = nil
+	if out := p.EvaluateRego(context.Background(), p.Evaluate(&r), &rego.Input{APIVersion: rego.InputVersion, Image: &rego.Image{Result: r}}); !out.Passed {
+		t.Fatalf("without the error: %+v", out)
 	}
 }

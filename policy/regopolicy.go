@@ -52,6 +52,12 @@ func (p *Policy) EvaluatePodRego(ctx context.Context, in *rego.Input) Outcome {
 }
 
 func (p *Policy) evalRego(ctx context.Context, o Outcome, in *rego.Input) Outcome {
+	for _, im := range append(in.Images, deref(in.Image)...) {
+		if e := im.ConfigError; e != nil {
+			o.Passed, o.Reason, o.Message = false, e.Reason, e.Message
+			return o
+		}
+	}
 	in.Policy = rego.Policy{Name: p.ID, Revision: p.Rego.Revision}
 	v, err := in.Value()
 	if err != nil {
@@ -72,4 +78,11 @@ func (p *Policy) evalRego(ctx context.Context, o Outcome, in *rego.Input) Outcom
 		o.Message = fmt.Sprintf("%s's Rego module does not allow the image (allow is false)", p.ID)
 	}
 	return o
+}
+
+func deref(im *rego.Image) []rego.Image {
+	if im == nil {
+		return nil
+	}
+	return []rego.Image{*im}
 }

@@ -30,6 +30,10 @@ type Result struct {
 	Rejected []Rejection `json:"rejected,omitempty"`
 	// Config is the image configuration, when the request asked for it.
 	Config *ImageConfig `json:"config,omitempty"`
+	// ConfigError says why the configuration could not be read. It fails
+	// only the policies whose Rego module would have read it, so that an
+	// image's own failures (unsigned...) still speak first.
+	ConfigError *Error `json:"configError,omitempty"`
 	// Attestations lists the attestations that verified, for the checks
 	// the request asked for.
 	Attestations []Attestation `json:"attestations,omitempty"`

@@ -105,7 +105,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 		}
 	}
 	if req.Config && !res.Index {
-		res.Config, res.Error = v.imageConfig(ctx, repo, m)
+		res.Config, res.ConfigError = v.imageConfig(ctx, repo, m)
 	}
 	return res
 }

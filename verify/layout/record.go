@@ -102,8 +102,8 @@ func (r *recorder) artifacts(repo name.Repository, d v1.Hash) error {
 	return nil
 }
 
-// manifest records the manifest at ref under the name refName and, for an
-// artifact, its config and layers.
+// manifest records the manifest at ref under the name refName, its
+// configuration and, for an artifact (withBlobs), its layers.
 func (r *recorder) manifest(ref name.Reference, refName string, withBlobs bool) (*remote.Descriptor, error) {
 	if r.count == MaxRecorded {
 		return nil, fmt.Errorf("more than %d manifests to record", MaxRecorded)
@@ -116,17 +116,20 @@ func (r *recorder) manifest(ref name.Reference, refName string, withBlobs bool) 
 	if err := r.p.WriteBlob(desc.Digest, nopCloser(desc.Manifest)); err != nil {
 		return nil, err
 	}
-	if withBlobs {
-		if err := r.blobs(ref.Context(), desc); err != nil {
-			return nil, err
-		}
+	if err := r.blobs(ref.Context(), desc, withBlobs); err != nil {
+		return nil, err
 	}
 	d := desc.Descriptor
 	d.Annotations = map[string]string{RefName: refName}
 	return desc, r.p.AppendDescriptor(d)
 }
 
-func (r *recorder) blobs(repo name.Repository, desc *remote.Descriptor) error {
+// blobs records the configuration of an image manifest and, with layers
+// (for an artifact: signatures, attestations), its layers.
+func (r *recorder) blobs(repo name.Repository, desc *remote.Descriptor, layers bool) error {
+	if desc.MediaType.IsIndex() {
+		return nil
+	}
 	img, err := desc.Image()
 	if err != nil {
 		return err
@@ -135,7 +138,11 @@ func (r *recorder) blobs(repo name.Repository, desc *remote.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+	want := []v1.Descriptor{m.Config}
+	if layers {
+		want = append(want, m.Layers...)
+	}
+	for _, b := range want {
 		l, err := remote.Layer(repo.Digest(b.Digest.String()), r.opts...)
 		if err != nil {
 			return err
