@@ -6,7 +6,10 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,4 +201,46 @@ func FuzzParseCRLs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Certificates that name a CRL distribution point and an OCSP responder
+// are checked against the CRLs given, and nothing is ever requested from
+// either, with CRLs or without.
+func TestRevocationNeverFetches(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	now := time.Now()
+	root := verifytest.NewNotationCA(t, "release-ca")
+	named := func(c *x509.Certificate) {
+		c.CRLDistributionPoints = []string{srv.URL + "/ca.crl"}
+		c.OCSPServer = []string{srv.URL + "/ocsp"}
+	}
+	good, revoked := root.Signer(t, release, now.Add(time.Hour), named), root.Signer(t, release, now.Add(time.Hour), named)
+	for _, withCRLs := range []bool{false, true} {
+		c := notation.Config{
+			Stores:            []notation.Store{{Type: truststore.TypeCA, Name: "release", Certificates: []*x509.Certificate{root.Cert}}},
+			TrustedIdentities: []string{identity},
+		}
+		if withCRLs {
+			c.CRLs = crls(t, root.CRL(t, now.Add(-time.Minute), now.Add(time.Hour), verifytest.Revoked(revoked.Cert, now.Add(-time.Minute), 1)))
+		}
+		v, err := notation.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Check(context.Background(), sign(t, good, image, notation.MediaTypeJWS), image, ref); err != nil {
+			t.Errorf("CRLs %v: a good certificate refused: %v", withCRLs, err)
+		}
+		_, err = v.Check(context.Background(), sign(t, revoked, image, notation.MediaTypeJWS), image, ref)
+		if withCRLs != (err != nil) {
+			t.Errorf("CRLs %v: the revoked certificate: %v", withCRLs, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d requests to the distribution point or OCSP responder, want none", n)
+	}
 }

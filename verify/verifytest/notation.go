@@ -107,8 +107,8 @@ func certPEM(c *x509.Certificate) string {
 }
 
 // Signer issues a code-signing certificate with the given subject, valid
-// from an hour ago until notAfter.
-func (ca *NotationCA) Signer(t testing.TB, subject pkix.Name, notAfter time.Time) *NotationSigner {
+// from an hour ago until notAfter; edits, if any, change its template.
+func (ca *NotationCA) Signer(t testing.TB, subject pkix.Name, notAfter time.Time, edits ...func(*x509.Certificate)) *NotationSigner {
 	t.Helper()
 	key := newECKey(t)
 	tmpl := &x509.Certificate{
@@ -119,6 +119,9 @@ func (ca *NotationCA) Signer(t testing.TB, subject pkix.Name, notAfter time.Time
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	for _, edit := range edits {
+		edit(tmpl)
 	}
 	cert := createCert(t, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	return &NotationSigner{Cert: cert, chain: append([]*x509.Certificate{cert}, ca.chain...), key: key}
