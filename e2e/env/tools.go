@@ -19,11 +19,12 @@ const (
 	ToolCosign3       = "cosign3"  // cosign v3 (sigstore bundles as OCI 1.1 referrers)
 	ToolZot           = "zot"      // zot, a registry with the referrers API
 	ToolNotation      = "notation" // notation v1.3: Notary Project signatures (JWS or COSE)
+	ToolSyft          = "syft"     // syft: SBOMs of images
 )
 
 // Tools holds absolute paths of the binaries the harness runs. A field is
 // empty when FindTools did not find that tool.
-type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign, Cosign3, Zot, Notation string }
+type Tools struct{ Etcd, KubeAPIServer, Registry, Cosign, Cosign3, Zot, Notation, Syft string }
 
 // MissingToolError reports tools that FindTools could not find.
 type MissingToolError struct {
@@ -73,6 +74,7 @@ func FindTools() (Tools, error) {
 		Cosign3:       find(ToolCosign3),
 		Zot:           find(ToolZot),
 		Notation:      find(ToolNotation),
+		Syft:          find(ToolSyft),
 	}
 	if len(missing) > 0 {
 		return t, &MissingToolError{Missing: missing, Dir: dir}

@@ -4,8 +4,8 @@
 #
 #   apt:   etcd-server, docker-registry, iproute2 (only when missing)
 #   build: kube-apiserver (e2e/tools/kube), cosign v2 (e2e/tools/cosign),
-#          cosign3 (e2e/tools/cosign3), zot (e2e/tools/zot) and notation
-#          (e2e/tools/notation)
+#          cosign3 (e2e/tools/cosign3), zot (e2e/tools/zot), notation
+#          (e2e/tools/notation) and syft (e2e/tools/syft)
 #          into ${GATEHOUSE_TOOLS:-<repo>/.cache/bin}; a build is skipped
 #          while <bin>.stamp holds the sha256 of the tool module's
 #          go.mod+go.sum (and extra build flags, if any) that built it
@@ -106,3 +106,5 @@ build_tool zot e2e/tools/zot zotregistry.io/zot/cmd/zot -tags containers_image_o
 # build does, rather than v1.3.2+unreleased.
 build_tool notation e2e/tools/notation github.com/notaryproject/notation/cmd/notation \
 	-ldflags "-X github.com/notaryproject/notation/internal/version.BuildMetadata="
+# syft v1.52.0 makes the SBOMs the e2e tests attest with cosign.
+build_tool syft e2e/tools/syft github.com/anchore/syft/cmd/syft

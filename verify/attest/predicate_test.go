@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,4 +156,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("too many components")
 		}
 	})
+}
+
+// SBOMs made by the real syft (testdata/syft.sh) parse to their packages
+// and declared licenses.
+func TestSyftSBOMs(t *testing.T) {
+	want := "api 1.4.0 pkg:npm/api@1.4.0 [MIT]; gpl-thing 2.0.1 pkg:npm/gpl-thing@2.0.1 [GPL-3.0-only]; left-pad 1.3.0 pkg:npm/left-pad@1.3.0 [WTFPL]"
+	for _, tc := range []struct{ predicateType, file, format string }{
+		{attest.CycloneDX, "syft.cdx.json", "cyclonedx"},
+		{attest.SPDX, "syft.spdx.json", "spdx"},
+	} {
+		s := parse(t, tc.predicateType, tc.file).SBOM
+		var got []string
+		for _, c := range s.Components {
+			if c.PURL != "" { // syft also lists the scanned files and the directory
+				got = append(got, fmt.Sprintf("%s %s %s %v", c.Name, c.Version, c.PURL, c.Licenses))
+			}
+		}
+		if s.Format != tc.format || strings.Join(got, "; ") != want {
+			t.Errorf("%s: format %q, components:\n%s\nwant\n%s", tc.file, s.Format, strings.Join(got, "; "), want)
+		}
+	}
 }
