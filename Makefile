@@ -50,6 +50,7 @@ bench: tools build
 	$(NETNS) $(BIN)/load -gatehouse $(CURDIR)/$(BIN)/gatehouse -requests $(LOAD_REQUESTS) -workers $(LOAD_WORKERS) | tee $(BIN)/load.txt
 
 lint:
+	@big=$$(git ls-files -z | xargs -0 du -k 2>/dev/null | awk '$$1 > 1024 { print $$2 }'); test -z "$$big" || { echo "files over 1 MiB are tracked (built binaries?): $$big"; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
