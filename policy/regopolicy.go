@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/policy/rego"
@@ -12,7 +13,7 @@ import (
 
 // compileRego compiles the policy's Rego module, read inline or from a
 // ConfigMap.
-func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader) error {
+func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader, timeout time.Duration) error {
 	r := o.Spec.Rego
 	if r == nil {
 		return nil
@@ -28,7 +29,7 @@ func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader
 	default:
 		return fmt.Errorf("spec.rego.scope %q: use image (default) or pod", r.Scope)
 	}
-	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), 0)
+	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), timeout)
 	if err != nil {
 		return fmt.Errorf("spec.rego: %w", err)
 	}

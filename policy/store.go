@@ -12,15 +12,16 @@ import (
 // Store holds the loaded policies. Sources (files, the cluster watch) apply
 // and delete objects; the webhook reads consistent snapshots without locks.
 type Store struct {
-	mu       sync.Mutex
-	policies map[string]*Policy // last good compiled revision, by object ID
-	owner    map[string]string  // the source an object ID was first loaded from
-	objects  map[string]Object  // the latest revision applied, for Resync
-	secrets  SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
-	errs     map[string]error   // objects whose latest revision was refused
-	revision uint64
-	pending  map[string]bool // sources that have not finished their first load
-	current  atomic.Pointer[Set]
+	regoTimeout atomic.Int64 // a time.Duration
+	mu          sync.Mutex
+	policies    map[string]*Policy // last good compiled revision, by object ID
+	owner       map[string]string  // the source an object ID was first loaded from
+	objects     map[string]Object  // the latest revision applied, for Resync
+	secrets     SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
+	errs        map[string]error   // objects whose latest revision was refused
+	revision    uint64
+	pending     map[string]bool // sources that have not finished their first load
+	current     atomic.Pointer[Set]
 }
 
 // NewStore returns an empty store that is ready once every named source has
@@ -127,8 +128,12 @@ func (s *Store) compile(o Object) (*Policy, error) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
 	defer cancel()
-	return CompileWith(ctx, o, secrets)
+	return compile(ctx, o, secrets, time.Duration(s.regoTimeout.Load()))
 }
+
+// SetRegoTimeout sets the time limit of each Rego evaluation for policies
+// compiled from now on (0: rego.DefaultTimeout).
+func (s *Store) SetRegoTimeout(d time.Duration) { s.regoTimeout.Store(int64(d)) }
 
 // secretTimeout bounds reading the Secrets and ConfigMaps of one policy.
 const secretTimeout = 10 * time.Second

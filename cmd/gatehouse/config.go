@@ -29,6 +29,7 @@ type Config struct {
 	Insecure     []string
 	Timeout      time.Duration
 	StepTimeout  time.Duration
+	RegoTimeout  time.Duration
 	MaxBodyBytes int64
 	CacheSize    int
 	CacheTTL     time.Duration
@@ -71,6 +72,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(&insecure, "insecure-registries", "registries (host:port) that may be reached over plain HTTP; loopback always may")
 	fs.DurationVar(&c.Timeout, "default-timeout", 10*time.Second, "webhook timeout assumed when the API server sends none")
 	fs.DurationVar(&c.StepTimeout, "step-timeout", 0, "deadline of each registry step inside the request's (0: the request's only)")
+	fs.DurationVar(&c.RegoTimeout, "rego-timeout", 500*time.Millisecond, "time limit of one Rego evaluation (one policy's module for one image or pod); one that runs out denies")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
 	fs.IntVar(&c.CacheSize, "cache-size", 10000, "verified results kept by digest (0 disables the cache)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 5*time.Minute, "how long a verified result is reused")
@@ -119,6 +121,9 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--kubeconfig=none needs --policy-file: without a cluster, policies come from files"))
 	} else if !c.WatchPolicy && len(c.PolicyFiles) == 0 {
 		errs = append(errs, errors.New("--watch-policies=false needs --policy-file: otherwise no policy could ever load"))
+	}
+	if c.RegoTimeout <= 0 || c.RegoTimeout > 10*time.Second {
+		errs = append(errs, errors.New("--rego-timeout must be between 0 and 10s: a module that needs longer would make admissions miss the webhook deadline"))
 	}
 	if c.Timeout <= 0 || c.Timeout > 30*time.Second {
 		errs = append(errs, errors.New("--default-timeout must be between 0 and 30s (the API server's limit)"))

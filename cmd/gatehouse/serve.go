@@ -118,6 +118,7 @@ func loadPolicies(c *Config, kube *kubeClients) (*policy.Store, error) {
 		sources = append(sources, policy.SourceCluster)
 	}
 	store := policy.NewStore(sources...)
+	store.SetRegoTimeout(c.RegoTimeout)
 	if kube != nil {
 		store.UseSecrets(policy.KubeSecrets{Client: kube.client})
 	}
