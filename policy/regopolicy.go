@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ func (p *Policy) EvaluatePodRego(ctx context.Context, in *rego.Input) Outcome {
 }
 
 func (p *Policy) evalRego(ctx context.Context, o Outcome, in *rego.Input) Outcome {
+	in = p.ownView(in)
 	for _, im := range append(in.Images, deref(in.Image)...) {
 		if e := im.ConfigError; e != nil {
 			o.Passed, o.Reason, o.Message = false, e.Reason, e.Message
@@ -86,4 +88,50 @@ func deref(im *rego.Image) []rego.Image {
 		return nil
 	}
 	return []rego.Image{*im}
+}
+
+// ownView returns in with each image's verification narrowed to this
+// policy's own authorities and attestation requirements: a module never
+// sees what another policy (another tenant's ImagePolicy) asked to verify.
+func (p *Policy) ownView(in *rego.Input) *rego.Input {
+	out := *in
+	own := func(id string) bool { return strings.HasPrefix(id, p.ID+"/") }
+	narrow := func(im rego.Image) rego.Image {
+		r := im.Result
+		r.Signatures = keep(r.Signatures, func(s verify.Signature) bool { return own(s.Authority) })
+		r.Attestations = keep(r.Attestations, func(a verify.Attestation) bool { return own(a.Requirement) })
+		r.Rejected = keep(r.Rejected, func(j verify.Rejection) bool { return own(j.Authority) })
+		r.Platforms = slices.Clone(r.Platforms)
+		for i := range r.Platforms {
+			r.Platforms[i].Signatures = keep(r.Platforms[i].Signatures, func(s verify.Signature) bool { return own(s.Authority) })
+			r.Platforms[i].Rejected = keep(r.Platforms[i].Rejected, func(j verify.Rejection) bool { return own(j.Authority) })
+		}
+		im.Result = r
+		return im
+	}
+	if in.Image != nil {
+		im := narrow(*in.Image)
+		out.Image = &im
+	}
+	out.Images = make([]rego.Image, 0, len(in.Images))
+	for _, im := range in.Images {
+		out.Images = append(out.Images, narrow(im))
+	}
+	if in.Images == nil {
+		out.Images = nil
+	}
+	return &out
+}
+
+func keep[T any](s []T, f func(T) bool) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, 0, len(s))
+	for _, v := range s {
+		if f(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

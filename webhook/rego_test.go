@@ -7,8 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/attest"
+	"gatehouse.dev/gatehouse/verify/verifytest"
 )
 
 // The module sees the request, the object and the verified image, and its
@@ -134,5 +139,37 @@ warn contains sprintf("pod checked once: %s", [concat(",", sort([i.container | s
 				t.Fatalf("warnings %q, want %q once", got, tc.wantWarning)
 			}
 		})
+	}
+}
+
+// A module sees only its own policy's signatures and attestations, never
+// those another matching policy asked for (another tenant's ImagePolicy).
+func TestRegoSeesOnlyItsPolicy(t *testing.T) {
+	f := newFixture(t, nil, func(s *v1alpha1.ImagePolicySpec) {
+		s.Rego = &v1alpha1.RegoPolicy{Module: `package own
+default allow := false
+allow if count(input.image.signatures) == 1
+deny contains a.requirement if some a in input.image.attestations
+warn contains sprintf("signed by %s", [s.authority]) if some s in input.image.signatures
+`}
+	})
+	builder := verifytest.NewKey(t)
+	d, err := v1.NewHash(f.signedDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifytest.Attest(t, f.host+"/app/signed", d, builder, attest.SLSAProvenanceV1, []byte(`{}`))
+	tenant := policy.Object{Kind: v1alpha1.KindImagePolicy, Namespace: "team", Name: "tenant", Spec: v1alpha1.ImagePolicySpec{
+		Images:      []v1alpha1.ImageGlob{{Glob: f.host + "/**"}},
+		Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: f.key.PublicPEM}}},
+		Attestations: []v1alpha1.AttestationRequirement{{Name: "provenance", PredicateType: "slsaprovenance1",
+			Authorities: []v1alpha1.Authority{{Name: "builder", Key: &v1alpha1.KeyAuthority{Data: builder.PublicPEM}}}}},
+	}}
+	if err := f.admitter.cfg.Policies.Apply(tenant); err != nil {
+		t.Fatal(err)
+	}
+	resp := f.validate(t, pod("p", f.signed+"@"+f.signedDigest), reviewOpts{})
+	if !resp.Allowed || strings.Join(resp.Warnings, "\n") != `image "`+f.signed+"@"+f.signedDigest+`" (containers "c0"): ClusterImagePolicy/ci: signed by ClusterImagePolicy/ci/ci` {
+		t.Fatalf("allowed %v, message %q, warnings %q", resp.Allowed, msg(resp), resp.Warnings)
 	}
 }

@@ -38,8 +38,11 @@ const MaxModuleBytes = 256 << 10
 const MaxMessages = 32
 
 // refused are built-ins a policy may not call: they reach the network or
-// the host, or make decisions depend on more than the input.
-var refused = []string{"http.send", "net.lookup_ip_addr", "opa.runtime", "rand.intn", "uuid.rfc4122", "trace"}
+// the host (files, environment), or make decisions depend on more than the
+// input.
+// json.match_schema and json.verify_schema follow "$ref": "file://..." to
+// the local disk.
+var refused = []string{"http.send", "net.lookup_ip_addr", "opa.runtime", "rand.intn", "uuid.rfc4122", "trace", "json.match_schema", "json.verify_schema"}
 
 // Program is one compiled module, safe for concurrent use.
 type Program struct {

@@ -145,6 +145,8 @@ func TestCompileRefuses(t *testing.T) {
 		{name: "network", module: "package t\nallow if http.send({\"method\": \"get\", \"url\": \"http://127.0.0.1\"}).status_code == 200\n", want: "undefined function http.send"},
 		{name: "DNS", module: "package t\nallow if net.lookup_ip_addr(\"example.com\")\n", want: "undefined function net.lookup_ip_addr"},
 		{name: "host environment", module: "package t\nallow if opa.runtime().env.HOME\n", want: "undefined function opa.runtime"},
+		{name: "local files through a schema", module: "package t\nallow if json.match_schema({}, {\"$ref\": \"file:///etc/passwd\"})[0]\n", want: "undefined function json.match_schema"},
+		{name: "local files through a schema check", module: "package t\nallow if json.verify_schema({\"$ref\": \"file:///dev/zero\"})[0]\n", want: "undefined function json.verify_schema"},
 		{name: "too large", module: "package t\nallow := true\n#" + strings.Repeat("x", rego.MaxModuleBytes), want: "limit is"},
 	}
 	for _, tc := range tests {
