@@ -32,3 +32,26 @@ func TestStoreRegoTimeout(t *testing.T) {
 		t.Fatalf("outcome %+v", out)
 	}
 }
+
+// Policies re-read from the cluster every minute include those whose
+// attestation keys or Rego module live there.
+func TestUsesCluster(t *testing.T) {
+	inSecret := v1alpha1.Authority{Name: "builder", Key: &v1alpha1.KeyAuthority{SecretRef: &v1alpha1.SecretKeyRef{Namespace: "ns", Name: "builder"}}}
+	inline := v1alpha1.Authority{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: "pem"}}
+	tests := []struct {
+		name string
+		spec v1alpha1.ImagePolicySpec
+		want bool
+	}{
+		{name: "inline only", spec: v1alpha1.ImagePolicySpec{Authorities: []v1alpha1.Authority{inline}}},
+		{name: "signing key in a Secret", spec: v1alpha1.ImagePolicySpec{Authorities: []v1alpha1.Authority{inSecret}}, want: true},
+		{name: "attestation key in a Secret", spec: v1alpha1.ImagePolicySpec{Authorities: []v1alpha1.Authority{inline},
+			Attestations: []v1alpha1.AttestationRequirement{{Name: "p", PredicateType: "slsaprovenance1", Authorities: []v1alpha1.Authority{inSecret}}}}, want: true},
+		{name: "module in a ConfigMap", spec: v1alpha1.ImagePolicySpec{Rego: &v1alpha1.RegoPolicy{ConfigMapRef: &v1alpha1.ConfigMapKeyRef{Name: "m", Key: "m.rego"}}}, want: true},
+	}
+	for _, tc := range tests {
+		if got := usesCluster(Object{Spec: tc.spec}); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -126,8 +126,14 @@ func refNamespace(o Object, field, kind, name string, namespace *string) error {
 // a Secret, a trusted root or a Rego module from a ConfigMap, or a notation
 // trust store or CRL from either.
 func usesCluster(o Object) bool {
-	return slices.ContainsFunc(o.Spec.Authorities, func(a v1alpha1.Authority) bool {
-		return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil) ||
-			(a.Notation != nil && usesClusterStores(a.Notation))
-	}) || (o.Spec.Rego != nil && o.Spec.Rego.ConfigMapRef != nil)
+	return slices.ContainsFunc(o.Spec.Authorities, authorityUsesCluster) ||
+		slices.ContainsFunc(o.Spec.Attestations, func(r v1alpha1.AttestationRequirement) bool {
+			return slices.ContainsFunc(r.Authorities, authorityUsesCluster)
+		}) ||
+		(o.Spec.Rego != nil && o.Spec.Rego.ConfigMapRef != nil)
+}
+
+func authorityUsesCluster(a v1alpha1.Authority) bool {
+	return (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.TrustedRoot.ConfigMapRef != nil) ||
+		(a.Notation != nil && usesClusterStores(a.Notation))
 }

@@ -21,6 +21,54 @@ const (
 	reasonRemoveFromCRL   = 8 // a held certificate released
 )
 
+// CRL extensions (RFC 5280 5.2).
+var (
+	oidCRLNumber      = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidAuthorityKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidDeltaCRL       = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDP      = asn1.ObjectIdentifier{2, 5, 29, 28}
+)
+
+// checkScope refuses CRLs that do not list every revoked certificate of
+// their issuer: delta CRLs, and CRLs whose issuing distribution point
+// narrows them to some certificates or reasons (or makes them indirect).
+// Since a certificate is checked against its issuer's newest CRL alone,
+// such a list could hide a revocation the full CRL holds. It also refuses
+// critical extensions it does not know, as RFC 5280 requires.
+func checkScope(crl *x509.RevocationList) error {
+	for _, ext := range crl.Extensions {
+		switch {
+		case ext.Id.Equal(oidDeltaCRL):
+			return errors.New("a delta CRL: give the full (base) CRL; delta CRLs are not merged")
+		case ext.Id.Equal(oidIssuingDP):
+			if err := fullScope(ext.Value); err != nil {
+				return err
+			}
+		case ext.Id.Equal(oidCRLNumber), ext.Id.Equal(oidAuthorityKeyID):
+		case ext.Critical:
+			return fmt.Errorf("unknown critical extension %s", ext.Id)
+		}
+	}
+	return nil
+}
+
+// fullScope accepts an issuing distribution point that only names where the
+// CRL is published ([0] distributionPoint), and refuses one that restricts
+// the CRL to user, CA or attribute certificates, to some reasons, or makes
+// it indirect.
+func fullScope(der []byte) error {
+	var fields []asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &fields); err != nil || len(rest) > 0 {
+		return errors.New("malformed issuing distribution point")
+	}
+	for _, f := range fields {
+		if f.Class != asn1.ClassContextSpecific || f.Tag != 0 {
+			return errors.New("a partitioned CRL (its issuing distribution point limits it to some certificates or reasons, or makes it indirect): give the CA's full CRL")
+		}
+	}
+	return nil
+}
+
 // oidInvalidityDate is the CRL entry extension saying since when the key is
 // known to have been compromised (RFC 5280 5.3.2).
 var oidInvalidityDate = asn1.ObjectIdentifier{2, 5, 29, 24}
@@ -57,6 +105,9 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 		}
 		if crl.NextUpdate.IsZero() {
 			return nil, fmt.Errorf("CRL %d of %q has no nextUpdate: gatehouse could not tell when it goes stale; have the CA issue CRLs with a nextUpdate", i+1, crl.Issuer)
+		}
+		if err := checkScope(crl); err != nil {
+			return nil, fmt.Errorf("CRL %d of %q: %w", i+1, crl.Issuer, err)
 		}
 		crls = append(crls, crl)
 	}

@@ -3,6 +3,7 @@ package notation_test
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
@@ -242,5 +243,54 @@ func TestRevocationNeverFetches(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Fatalf("%d requests to the distribution point or OCSP responder, want none", n)
+	}
+}
+
+// CRLs that might not list every revocation of their issuer are refused
+// when loaded: a newest delta or partitioned CRL could hide what the full
+// CRL revokes.
+func TestParseCRLsRefusesPartialLists(t *testing.T) {
+	now := time.Now()
+	ca := verifytest.NewNotationCA(t, "release-ca")
+	ext := func(id asn1.ObjectIdentifier, critical bool, value []byte) pkix.Extension {
+		return pkix.Extension{Id: id, Critical: critical, Value: value}
+	}
+	mustDER := func(v any) []byte {
+		b, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	type idp struct {
+		DistributionPoint asn1.RawValue `asn1:"optional,tag:0"`
+		OnlyUser          bool          `asn1:"optional,tag:1"`
+	}
+	dp := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: mustDER(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: mustDER(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte("http://ca.example.com/ca.crl")})})}
+	tests := []struct {
+		name string
+		ext  pkix.Extension
+		want string // "" loads
+	}{
+		{name: "distribution point named only", ext: ext(asn1.ObjectIdentifier{2, 5, 29, 28}, true, mustDER(idp{DistributionPoint: dp}))},
+		{name: "delta CRL", ext: ext(asn1.ObjectIdentifier{2, 5, 29, 27}, true, mustDER(3)), want: "a delta CRL"},
+		{name: "user certificates only", ext: ext(asn1.ObjectIdentifier{2, 5, 29, 28}, true, mustDER(idp{DistributionPoint: dp, OnlyUser: true})), want: "a partitioned CRL"},
+		{name: "unknown critical extension", ext: ext(asn1.ObjectIdentifier{1, 2, 3, 4}, true, []byte{5, 0}), want: "unknown critical extension 1.2.3.4"},
+		{name: "unknown extension, not critical", ext: ext(asn1.ObjectIdentifier{1, 2, 3, 4}, false, []byte{5, 0})},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			crl := ca.CRLWith(t, now, now.Add(time.Hour), []pkix.Extension{tc.ext})
+			_, err := notation.ParseCRLs([]byte(crl))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -83,11 +83,18 @@ func (ca *NotationCA) Intermediate(t testing.TB, cn string) *NotationCA {
 // thisUpdate, due to be replaced at nextUpdate, listing entries.
 func (ca *NotationCA) CRL(t testing.TB, thisUpdate, nextUpdate time.Time, entries ...x509.RevocationListEntry) string {
 	t.Helper()
+	return ca.CRLWith(t, thisUpdate, nextUpdate, nil, entries...)
+}
+
+// CRLWith is CRL with extra CRL extensions.
+func (ca *NotationCA) CRLWith(t testing.TB, thisUpdate, nextUpdate time.Time, extensions []pkix.Extension, entries ...x509.RevocationListEntry) string {
+	t.Helper()
 	tmpl := &x509.RevocationList{
 		Number:                    big.NewInt(thisUpdate.UnixNano()),
 		ThisUpdate:                thisUpdate,
 		NextUpdate:                nextUpdate,
 		RevokedCertificateEntries: entries,
+		ExtraExtensions:           extensions,
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.key)
 	if err != nil {
