@@ -45,6 +45,13 @@ func Authorities(policies ...[]*Policy) []verify.Authority {
 	return out
 }
 
+// HasRego reports whether a cluster policy or an ImagePolicy of namespace
+// has a Rego module.
+func (s *Set) HasRego(namespace string) bool {
+	hasRego := func(p *Policy) bool { return p.Rego != nil }
+	return slices.ContainsFunc(s.cluster, hasRego) || slices.ContainsFunc(s.byNS[namespace], hasRego)
+}
+
 // Len returns the number of policies in the set.
 func (s *Set) Len() int {
 	n := len(s.cluster)

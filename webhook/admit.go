@@ -64,8 +64,16 @@ func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest,
 	if err != nil {
 		return badRequest(err.Error())
 	}
+	images := workload.Changed(w, old)
+	if old != nil && !mutate && a.cfg.Policies.Snapshot().HasRego(req.Namespace) {
+		// A module judges more than images: an update that keeps them (a
+		// new literal env var, say) may still break its rules. The mutating
+		// webhook still pins only changed images: pinning an unchanged one
+		// would change it.
+		images = w.Images()
+	}
 	base := regoRequest(req)
-	verdicts := a.verifyImages(ctx, base, w, workload.Changed(w, old))
+	verdicts := a.verifyImages(ctx, base, w, images)
 	return a.decide(w, verdicts, a.podOutcomes(ctx, base, verdicts), mutate)
 }
 
@@ -187,13 +195,13 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 	v.matched = matched
 }
 
-// podOutcomes evaluates each pod-scoped module once, over every image its
-// policy matched, when all of them passed its signature and attestation
-// checks (otherwise their failures already speak).
+// podOutcomes evaluates each pod-scoped module once, over the images its
+// policy matched that passed its signature and attestation checks (those
+// that did not are denied on their own; the module still judges the pod,
+// so a failing image, even one admitted by fail-open, cannot skip it).
 func (a *Admitter) podOutcomes(ctx context.Context, base *rego.Input, verdicts []ImageVerdict) (out []policy.Outcome) {
 	var order []*policy.Policy
 	images := map[*policy.Policy][]rego.Image{}
-	failed := map[*policy.Policy]bool{}
 	for _, v := range verdicts {
 		for i, p := range v.matched {
 			if !p.PodScope || p.Rego == nil {
@@ -201,15 +209,15 @@ func (a *Admitter) podOutcomes(ctx context.Context, base *rego.Input, verdicts [
 			}
 			if _, seen := images[p]; !seen {
 				order = append(order, p)
+				images[p] = []rego.Image{}
 			}
-			failed[p] = failed[p] || i >= len(v.Outcomes) || !v.Outcomes[i].Passed
-			images[p] = append(images[p], rego.Image{Field: v.Field, Container: v.Name, Result: v.Result})
+			if i < len(v.Outcomes) && v.Outcomes[i].Passed {
+				images[p] = append(images[p], rego.Image{Field: v.Field, Container: v.Name, Result: v.Result})
+			}
 		}
 	}
 	for _, p := range order {
-		if !failed[p] {
-			out = append(out, a.podOutcome(ctx, p, base, images[p]))
-		}
+		out = append(out, a.podOutcome(ctx, p, base, images[p]))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -124,7 +125,8 @@ warn contains sprintf("pod checked once: %s", [concat(",", sort([i.container | s
 	}{
 		{name: "two images", images: []string{pinned, pinned}, wantAllowed: true, wantWarning: "pod: ClusterImagePolicy/ci: pod checked once: c0,c1"},
 		{name: "three images", images: []string{pinned, pinned, pinned}, wantMsg: "pod: rego-deny: ClusterImagePolicy/ci: 3 images from 3 containers"},
-		{name: "an unsigned image: the signature failure, not the module", images: []string{pinned, f.unsigned, pinned}, wantMsg: `(containers "c1"): unsigned:`},
+		{name: "an unsigned image: denied on its own, the module judges the others", images: []string{pinned, f.unsigned, pinned}, wantMsg: `(containers "c1"): unsigned:`,
+			wantWarning: "pod: ClusterImagePolicy/ci: pod checked once: c0,c2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,5 +173,28 @@ warn contains sprintf("signed by %s", [s.authority]) if some s in input.image.si
 	resp := f.validate(t, pod("p", f.signed+"@"+f.signedDigest), reviewOpts{})
 	if !resp.Allowed || strings.Join(resp.Warnings, "\n") != `image "`+f.signed+"@"+f.signedDigest+`" (containers "c0"): ClusterImagePolicy/ci: signed by ClusterImagePolicy/ci/ci` {
 		t.Fatalf("allowed %v, message %q, warnings %q", resp.Allowed, msg(resp), resp.Warnings)
+	}
+}
+
+// An UPDATE that keeps the images is still judged by Rego modules (a new
+// literal credential in the environment, say), not skipped.
+func TestRegoJudgesUpdatesThatKeepImages(t *testing.T) {
+	f := newFixture(t, nil, func(s *v1alpha1.ImagePolicySpec) {
+		s.Rego = &v1alpha1.RegoPolicy{Scope: v1alpha1.RegoScopePod, Module: `package envs
+import data.gatehouse.lib.secrets
+default allow := false
+allow if count(deny) == 0
+deny contains msg if some msg in secrets.literal_denials(input.object)
+`}
+	})
+	before := pod("p", f.signed+"@"+f.signedDigest)
+	after := pod("p", f.signed+"@"+f.signedDigest)
+	after.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: "hunter2"}}
+	resp := f.validate(t, after, reviewOpts{op: admissionv1.Update, old: before})
+	if resp.Allowed || !strings.Contains(msg(resp), `pod: rego-deny: ClusterImagePolicy/ci: container "c0" sets DB_PASSWORD to a literal value`) || strings.Contains(msg(resp), "hunter2") {
+		t.Fatalf("allowed %v, message %q", resp.Allowed, msg(resp))
+	}
+	if resp := f.validate(t, before, reviewOpts{op: admissionv1.Update, old: before}); !resp.Allowed {
+		t.Fatalf("an update without the credential: %q", msg(resp))
 	}
 }
