@@ -68,7 +68,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	if err != nil {
 		return registryFailure(what, err)
 	}
-	bundles, err := sigstorebundle.Fetch(ctx, repo, target.Digest, types...)
+	bundles, err := sigstorebundle.FetchAttestations(ctx, repo, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}
@@ -87,9 +87,9 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		n := len(res.Attestations)
 		for _, a := range c.Authorities {
-			if at, rej := checkAttestation(c, a, legacy, bundles, target.Digest); at != nil {
-				res.Attestations = append(res.Attestations, *at)
-			} else if rej != "" {
+			ats, rej := checkAttestation(c, a, legacy, bundles, target.Digest)
+			res.Attestations = append(res.Attestations, ats...)
+			if len(ats) == 0 && rej != "" {
 				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
 			}
 		}
@@ -117,9 +117,11 @@ func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
 	return ok
 }
 
-// checkAttestation returns the first attestation of c's predicate type that
-// a verifies, or why a signed one of that type was refused.
-func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte, digest v1.Hash) (*Attestation, string) {
+// checkAttestation returns every attestation of c's predicate type that a
+// verifies (a policy over reports picks the latest), or why a signed one of
+// that type was refused.
+func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
+	var out []Attestation
 	var refused string
 	try := func(st *attest.Statement, format string, cert *Certificate) *Attestation {
 		if st.PredicateType != c.PredicateType {
@@ -140,7 +142,7 @@ func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte,
 		for _, env := range legacy {
 			if st, err := openKeyed(env, a.Key, digest); err == nil {
 				if at := try(st, FormatCosignAtt, nil); at != nil {
-					return at, ""
+					out = append(out, *at)
 				}
 			}
 		}
@@ -162,11 +164,11 @@ func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte,
 		}
 		if err == nil {
 			if at := try(st, FormatBundle, cert); at != nil {
-				return at, ""
+				out = append(out, *at)
 			}
 		}
 	}
-	return nil, refused
+	return out, refused
 }
 
 func openKeyed(envelope []byte, k *Key, digest v1.Hash) (*attest.Statement, error) {

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"fmt"
 	"gatehouse.dev/gatehouse/verify/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"net/http"
@@ -158,4 +159,33 @@ type countingTransport struct{ n atomic.Int64 }
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Attestations pile up in the .att manifest as an image is rescanned: the
+// newest are read, the oldest ignored, and the pile is never a reason to
+// deny.
+func TestAttestationsPileUp(t *testing.T) {
+	host := verifytest.Registry(t)
+	builder := verifytest.NewKey(t)
+	repo := host + "/att/rescanned"
+	d := verifytest.PushImage(t, repo+":v1")
+	for i := range 70 {
+		report := fmt.Sprintf(`{"scanner":{"uri":"trivy","result":{"Results":[]}},"metadata":{"scanFinishedOn":"2026-10-%02dT00:00:00Z"}}`, i%28+1)
+		if i == 69 {
+			report = `{"scanner":{"uri":"trivy","result":{"Results":[]}},"metadata":{"scanFinishedOn":"2026-12-06T00:00:00Z"}}`
+		}
+		verifytest.Attest(t, repo, d, builder, attest.CosignVuln, []byte(report))
+	}
+	key, err := verify.ParseKey(builder.PublicPEM, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newVerifier(t, nil).Verify(context.Background(), verify.Request{Image: repo + "@" + d.String(),
+		Attestations: []verify.AttestationCheck{{ID: "p/attestations/scan", PredicateType: attest.CosignVuln, Authorities: []verify.Authority{{ID: "p/attestations/scan/b", Key: key}}}}})
+	if r.Error != nil || len(r.Attestations) != attest.MaxAttestations {
+		t.Fatalf("error %v, %d attestations", r.Error, len(r.Attestations))
+	}
+	if got := r.Attestations[0].Vulnerabilities.ScanFinishedOn.Format("2006-01-02"); got != "2026-12-06" {
+		t.Fatalf("newest read first: %s, want 2026-12-06", got)
+	}
 }

@@ -13,8 +13,15 @@ import (
 // DSSEMediaType is the layer media type of a cosign attestation.
 const DSSEMediaType = "application/vnd.dsse.envelope.v1+json"
 
-// MaxAttestations caps how many attestation layers one image may carry.
-const MaxAttestations = 64
+// Limits on the attestations read for one digest. cosign appends a layer
+// to the .att manifest at each attest, so an image rescanned daily piles
+// them up: the newest MaxAttestations of the wanted predicate types are
+// read, within MaxBytes, and older ones ignored (never a reason to deny).
+const (
+	MaxLayers       = 1024     // layers in the .att manifest; more is refused
+	MaxAttestations = 16       // newest envelopes of the wanted types read
+	MaxBytes        = 16 << 20 // total bytes of the envelopes read
+)
 
 // AttestationTag is the tag under which cosign v2 stores the attestations
 // of digest.
@@ -34,18 +41,23 @@ const PredicateTypeAnnotation = "predicateType"
 // count). The keyless material cosign annotates layers with is not read:
 // keyless attestations are verified in sigstore bundles only.
 func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
-	layers, err := cosign.TagLayers(ctx, src, AttestationTag(digest), DSSEMediaType, MaxAttestations)
+	layers, err := cosign.TagLayers(ctx, src, AttestationTag(digest), DSSEMediaType, MaxLayers)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
-	for _, l := range layers {
+	total := 0
+	for i := len(layers) - 1; i >= 0 && len(out) < MaxAttestations; i-- { // newest first
+		l := layers[i]
 		if t, ok := l.Annotations[PredicateTypeAnnotation]; ok && len(predicateTypes) > 0 && !slices.Contains(predicateTypes, t) {
 			continue
 		}
 		env, err := src.Blob(ctx, l) // capped by the registry client, whatever the descriptor says
 		if err != nil {
 			return nil, err
+		}
+		if total += len(env); total > MaxBytes {
+			break
 		}
 		out = append(out, env)
 	}

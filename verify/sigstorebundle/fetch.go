@@ -37,8 +37,24 @@ const PredicateTypeAnnotation = "dev.sigstore.bundle.predicateType"
 // Fetch returns the bundles attached to digest. An image with none has an
 // empty result and no error. With predicateTypes, referrers annotated with
 // another predicate type are not fetched (a wrong annotation can only hide
-// a bundle, never make one count).
+// a bundle, never make one count). More than MaxBundles is refused.
 func Fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
+	return fetch(ctx, src, digest, predicateTypes, MaxBundles, true)
+}
+
+// MaxAttestationBundles caps how many attestation bundles FetchAttestations
+// reads for one digest.
+const MaxAttestationBundles = 16
+
+// FetchAttestations is Fetch for attestations, which pile up as images are
+// rescanned: past MaxAttestationBundles of the wanted types, the rest are
+// ignored rather than refused (a requirement they would have met then
+// fails, never the reverse).
+func FetchAttestations(ctx context.Context, src Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
+	return fetch(ctx, src, digest, predicateTypes, MaxAttestationBundles, false)
+}
+
+func fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes []string, limit int, refuseMore bool) ([][]byte, error) {
 	refs, err := src.Referrers(ctx, digest)
 	if err != nil {
 		return nil, err
@@ -48,8 +64,11 @@ func Fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes ...st
 		if !maybeBundle(d) || !wanted(d, predicateTypes) {
 			continue
 		}
-		if len(out) == MaxBundles {
-			return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("%s has more than %d sigstore bundles", digest, MaxBundles)}
+		if len(out) == limit && !refuseMore {
+			break
+		}
+		if len(out) == limit {
+			return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("%s has more than %d sigstore bundles", digest, limit)}
 		}
 		b, err := fetchOne(ctx, src, d, digest)
 		if err != nil {
