@@ -107,5 +107,6 @@ deny contains msg if some msg in sbom.license_denials(input.image, {"GPL-3.0-onl
 		t.Fatal(err)
 	}
 	_, err = createPod(ctx, newPod("sbom-gpl", ref), true)
-	wantDenied(t, err, fmt.Sprintf(`image %q (containers "ca"): rego-deny: ClusterImagePolicy/sbom: %s contains gpl-thing 2.0.1 under GPL-3.0-only, a denied license`, ref, ref))
+	pinned := ref + "@" + digest // pinned by the mutating webhook before the module judges it
+	wantDenied(t, err, fmt.Sprintf(`image %q (containers "ca"): rego-deny: ClusterImagePolicy/sbom: %s contains gpl-thing 2.0.1 under GPL-3.0-only, a denied license`, pinned, pinned))
 }

@@ -14,7 +14,8 @@ type Result struct {
 	// Repository is the canonical repository name policies match on,
 	// e.g. docker.io/library/nginx.
 	Repository string `json:"repository,omitempty"`
-	// Tag is the tag written in the reference, if any.
+	// Tag is the tag written in the reference, if any, also beside a
+	// digest (repo:tag@sha256:...).
 	Tag string `json:"tag,omitempty"`
 	// Digest is the manifest digest the reference resolved to, computed from
 	// the bytes received, or the digest written in the reference.

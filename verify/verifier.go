@@ -71,7 +71,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) Result {
 	}
 	res.Repository = CanonicalRepository(ref.Context())
 	if d, ok := ref.(name.Digest); ok {
-		res.Digest, res.Pinned = d.DigestStr(), true
+		res.Digest, res.Pinned, res.Tag = d.DigestStr(), true, writtenTag(req.Image)
 	} else {
 		res.Tag = ref.Identifier()
 	}
@@ -322,4 +322,19 @@ func (v *Verifier) Canonical(image string) (string, error) {
 		return "", err
 	}
 	return CanonicalRepository(ref.Context()), nil
+}
+
+// writtenTag is the tag a pinned reference (repo:tag@sha256:...) still
+// names, "" when it names none: the digest decides what runs, but policies
+// about tags (no latest) must still see it.
+func writtenTag(image string) string {
+	before, _, ok := strings.Cut(image, "@")
+	if !ok {
+		return ""
+	}
+	slash := strings.LastIndex(before, "/")
+	if i := strings.LastIndex(before, ":"); i > slash {
+		return before[i+1:]
+	}
+	return ""
 }

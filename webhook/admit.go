@@ -73,8 +73,14 @@ func (a *Admitter) Admit(ctx context.Context, req *admissionv1.AdmissionRequest,
 		images = w.Images()
 	}
 	base := regoRequest(req)
-	verdicts := a.verifyImages(ctx, base, w, images)
-	return a.decide(w, verdicts, a.podOutcomes(ctx, base, verdicts), mutate)
+	// The mutating webhook pins what the signatures verified; Rego modules
+	// judge the pinned object the validating webhook then sees.
+	verdicts := a.verifyImages(ctx, base, w, images, !mutate)
+	var pod []policy.Outcome
+	if !mutate {
+		pod = a.podOutcomes(ctx, base, verdicts)
+	}
+	return a.decide(w, verdicts, pod, mutate)
 }
 
 func decodeWorkloads(gk schema.GroupKind, req *admissionv1.AdmissionRequest) (w, old *workload.Workload, err error) {
@@ -108,7 +114,7 @@ func (a *Admitter) admitPolicy(req *admissionv1.AdmissionRequest, mutate bool) D
 
 // verifyImages verifies each distinct reference once, in parallel, and
 // returns one verdict per image occurrence.
-func (a *Admitter) verifyImages(ctx context.Context, base *rego.Input, w *workload.Workload, images []workload.Image) []ImageVerdict {
+func (a *Admitter) verifyImages(ctx context.Context, base *rego.Input, w *workload.Workload, images []workload.Image, withRego bool) []ImageVerdict {
 	set := a.cfg.Policies.Snapshot()
 	namespace := base.Request.Namespace
 	creds := &lazyKeychain{src: a.cfg.Keychains, namespace: namespace, sa: w.ServiceAccount(), secrets: w.PullSecrets()}
@@ -127,7 +133,7 @@ func (a *Admitter) verifyImages(ctx context.Context, base *rego.Input, w *worklo
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			defer a.recoverImage(v)
-			a.verifyOne(ctx, set, base, w, creds, v)
+			a.verifyOne(ctx, set, base, w, creds, v, withRego)
 		}()
 	}
 	wg.Wait()
@@ -151,7 +157,7 @@ func (a *Admitter) recoverImage(v *ImageVerdict) {
 	}
 }
 
-func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.Input, w *workload.Workload, creds *lazyKeychain, v *ImageVerdict) {
+func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.Input, w *workload.Workload, creds *lazyKeychain, v *ImageVerdict, withRego bool) {
 	namespace := base.Request.Namespace
 	v.Result = verify.Result{Image: v.Ref, Signatures: []verify.Signature{}}
 	if v.Ref == "" {
@@ -184,7 +190,7 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 	}
 	for _, p := range matched {
 		o := p.Evaluate(&v.Result)
-		if p.Rego != nil {
+		if p.Rego != nil && withRego {
 			in := *base
 			in.Image = &rego.Image{Field: v.Field, Container: v.Name, Result: v.Result}
 			o = p.EvaluateRego(ctx, o, &in)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -89,10 +90,69 @@ func (k keychainSource) Keychain(context.Context, string, string, []string) (aut
 	return k.kc, nil
 }
 
-// decide runs the validating and the mutating webhook's decisions on req.
+// decide runs the webhooks in the API server's order: the mutating one
+// pins digests, then the validating one judges the pinned object.
 func (o *offline) decide(ctx context.Context, req *admissionv1.AdmissionRequest) (webhook.Decision, []webhook.PatchOp) {
-	mutated := o.admitter.Admit(ctx, req, true)
-	return o.admitter.Admit(ctx, req, false), mutated.Patch
+	patch := o.admitter.Admit(ctx, req, true).Patch
+	if len(patch) > 0 {
+		pinned := *req
+		raw, err := applyPatch(req.Object.Raw, patch)
+		if err != nil {
+			return webhook.Decision{Denials: []string{"applying the digest pins: " + err.Error()}}, patch
+		}
+		pinned.Object = runtime.RawExtension{Raw: raw}
+		req = &pinned
+	}
+	return o.admitter.Admit(ctx, req, false), patch
+}
+
+// applyPatch applies replace operations (the only kind gatehouse makes) to
+// the JSON object raw.
+func applyPatch(raw []byte, ops []webhook.PatchOp) ([]byte, error) {
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		if op.Op != "replace" {
+			return nil, fmt.Errorf("patch operation %q", op.Op)
+		}
+		if err := replaceAt(doc, op.Path, op.Value); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// replaceAt sets the value at the JSON pointer path of doc.
+func replaceAt(doc any, path, value string) error {
+	tokens := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	cur := doc
+	for i, tok := range tokens {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		last := i == len(tokens)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				c[tok] = value
+				return nil
+			}
+			cur = c[tok]
+		case []any:
+			n, err := strconv.Atoi(tok)
+			if err != nil || n < 0 || n >= len(c) {
+				return fmt.Errorf("path %s: no element %s", path, tok)
+			}
+			if last {
+				c[n] = value
+				return nil
+			}
+			cur = c[n]
+		default:
+			return fmt.Errorf("path %s: nothing at %s", path, tok)
+		}
+	}
+	return fmt.Errorf("path %s: empty", path)
 }
 
 // podOf is a Pod in namespace running images, named gatehouse-verify.

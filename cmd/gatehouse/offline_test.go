@@ -13,6 +13,7 @@ import (
 
 	"gatehouse.dev/gatehouse/verify/attest"
 	"gatehouse.dev/gatehouse/verify/verifytest"
+	"gatehouse.dev/gatehouse/webhook"
 )
 
 // fixtureRegistry holds a signed image with provenance, an unsigned one,
@@ -175,5 +176,33 @@ func TestRecordAndTestCommands(t *testing.T) {
 	}
 	if err != nil || json.Unmarshal([]byte(out), &d) != nil || !d.Allowed {
 		t.Fatalf("verify --layout: %v\n%s", err, out)
+	}
+}
+
+// verify judges the object the validating webhook would see: pinned by the
+// mutating webhook first.
+func TestVerifyJudgesThePinnedObject(t *testing.T) {
+	f := newFixtureRegistry(t)
+	policy, err := os.ReadFile(f.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDigestRule := strings.Replace(string(policy), "      deny contains msg if some msg in slsa.builder_denials", "      deny contains \"not pinned\" if not input.image.pinned\n      deny contains msg if some msg in slsa.builder_denials", 1)
+	file := writeFile(t, "pinned.yaml", withDigestRule)
+	out, _, err := runCLI(t, "verify", "--policy", file, f.signed)
+	if err != nil || !strings.Contains(out, "allowed\n") || !strings.Contains(out, "pin: /spec/containers/0/image -> "+f.signed+"@"+f.signedDigest) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func TestApplyPatch(t *testing.T) {
+	got, err := applyPatch([]byte(`{"spec":{"containers":[{"image":"a"},{"image":"b"}]}}`), []webhook.PatchOp{{Op: "replace", Path: "/spec/containers/1/image", Value: "b@sha256:x"}})
+	if err != nil || string(got) != `{"spec":{"containers":[{"image":"a"},{"image":"b@sha256:x"}]}}` {
+		t.Fatalf("%s, %v", got, err)
+	}
+	for _, path := range []string{"/spec/containers/2/image", "/spec/volumes/0/image", "/spec/containers/x/image"} {
+		if _, err := applyPatch([]byte(`{"spec":{"containers":[{"image":"a"}]}}`), []webhook.PatchOp{{Op: "replace", Path: path, Value: "v"}}); err == nil {
+			t.Errorf("%s: applied", path)
+		}
 	}
 }

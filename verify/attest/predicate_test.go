@@ -132,8 +132,11 @@ func TestParseRefuses(t *testing.T) {
 	if p, err := attest.Parse("https://example.com/custom/v1", json.RawMessage(`{"anything":true}`)); err != nil || p.Kind != "other" {
 		t.Fatalf("unknown predicate type: %+v, %v", p, err)
 	}
-	if v, err := attest.Parse(attest.CosignVuln, json.RawMessage(`{"scanner":{"uri":"x"}}`)); err != nil || v.Vulnerabilities.Counts["critical"] != 0 || len(v.Vulnerabilities.Findings) != 0 {
-		t.Fatalf("a scan without result: %+v, %v", v, err)
+	if _, err := attest.Parse(attest.CosignVuln, json.RawMessage(`{"scanner":{"uri":"x"}}`)); err == nil || !strings.Contains(err.Error(), "scanner.result: missing") {
+		t.Fatalf("a scan without result: %v, want it refused", err)
+	}
+	if v, err := attest.Parse(attest.CosignVuln, json.RawMessage(`{"scanner":{"uri":"x","result":{"Results":[]}}}`)); err != nil || v.Vulnerabilities.Counts["critical"] != 0 || len(v.Vulnerabilities.Findings) != 0 {
+		t.Fatalf("a scan that found nothing: %+v, %v", v, err)
 	}
 }
 

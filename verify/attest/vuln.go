@@ -62,7 +62,7 @@ func parseCosignVuln(raw json.RawMessage) (*Vulnerabilities, error) {
 
 // parseScanResult reads a scanner's report in the formats scanners write
 // into the vuln predicate: Trivy JSON, Grype JSON or SARIF. An absent
-// result is a scan that found nothing.
+// result is refused: it would read as a scan that found nothing.
 func parseScanResult(raw json.RawMessage) ([]Finding, error) {
 	var probe struct {
 		Results json.RawMessage `json:"Results"` // Trivy
@@ -70,7 +70,7 @@ func parseScanResult(raw json.RawMessage) ([]Finding, error) {
 		Runs    json.RawMessage `json:"runs"`    // SARIF
 	}
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+		return nil, errors.New("missing: a report without the scanner's result is not a clean report")
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, err

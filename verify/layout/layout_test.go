@@ -93,3 +93,31 @@ func TestServeRefuses(t *testing.T) {
 		t.Fatal("served a manifest without its blob")
 	}
 }
+
+// Two registries with the same repository path stay apart in a layout.
+func TestServeKeepsRegistriesApart(t *testing.T) {
+	a, b := verifytest.Registry(t), verifytest.Registry(t)
+	da, db := verifytest.PushImage(t, a+"/team/app:v1"), verifytest.PushImage(t, b+"/team/app:v1")
+	dir := filepath.Join(t.TempDir(), "layout")
+	var refs []name.Reference
+	for _, s := range []string{a + "/team/app:v1", b + "/team/app:v1"} {
+		ref, err := name.ParseReference(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	if err := layout.Record(context.Background(), dir, refs); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := layout.Serve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := verifier(t, registry.New(registry.Options{Transport: rt}))
+	for host, want := range map[string]string{a: da.String(), b: db.String()} {
+		if r := v.Verify(context.Background(), verify.Request{Image: host + "/team/app:v1"}); r.Error != nil || r.Digest != want {
+			t.Errorf("%s/team/app:v1 resolved to %s (%v), want %s", host, r.Digest, r.Error, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -78,7 +79,7 @@ func put(h http.Handler, dir string, d v1.Descriptor) error {
 	if err != nil {
 		return fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
-	url := fmt.Sprintf("http://%s/v2/%s/manifests/%s", ref.Context().RegistryStr(), ref.Context().RepositoryStr(), ref.Identifier())
+	url := fmt.Sprintf("http://layout/v2/%s/%s/manifests/%s", hostSegment(ref.Context().RegistryStr()), ref.Context().RepositoryStr(), ref.Identifier())
 	req := httptest.NewRequest(http.MethodPut, url, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", string(d.MediaType))
 	rec := httptest.NewRecorder()
@@ -106,13 +107,23 @@ func (b blobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error
 	return f, err
 }
 
-// handlerTransport answers requests with an in-process handler.
+// handlerTransport answers requests with an in-process handler. It stores
+// every registry's repositories under the registry's host, so that
+// a.example/app and b.example/app stay apart.
 type handlerTransport struct{ h http.Handler }
 
 func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rest, ok := strings.CutPrefix(req.URL.Path, "/v2/"); ok && rest != "" {
+		req = req.Clone(req.Context())
+		req.URL.Path = "/v2/" + hostSegment(req.URL.Host) + "/" + rest
+		req.URL.RawPath = ""
+	}
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, req)
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
 }
+
+// hostSegment is a registry host[:port] as one repository path segment.
+func hostSegment(host string) string { return strings.ReplaceAll(host, ":", "-") }
