@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"time"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/policy/rego"
@@ -62,12 +61,11 @@ func Compile(o Object) (*Policy, error) {
 // secretRef is an error) and, when secrets is also a ConfigMapReader,
 // trusted roots kept in ConfigMaps (otherwise a configMapRef is an error).
 func CompileWith(ctx context.Context, o Object, secrets SecretReader) (*Policy, error) {
-	return compile(ctx, o, secrets, 0)
+	return compile(ctx, o, secrets, rego.Options{})
 }
 
-// compile is CompileWith with the time limit of the Rego evaluations (0:
-// rego.DefaultTimeout).
-func compile(ctx context.Context, o Object, secrets SecretReader, regoTimeout time.Duration) (*Policy, error) {
+// compile is CompileWith with the options of the Rego evaluations.
+func compile(ctx context.Context, o Object, secrets SecretReader, regoOpts rego.Options) (*Policy, error) {
 	var errs []error
 	if err := checkObject(o); err != nil {
 		errs = append(errs, err)
@@ -81,7 +79,7 @@ func compile(ctx context.Context, o Object, secrets SecretReader, regoTimeout ti
 	errs = append(errs, p.compileAuthorities(ctx, o, secrets)...)
 	errs = append(errs, p.setNeed(o.Spec)...)
 	errs = append(errs, p.compileAttestations(ctx, o, secrets)...)
-	if err := p.compileRego(ctx, o, secrets, regoTimeout); err != nil {
+	if err := p.compileRego(ctx, o, secrets, regoOpts); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

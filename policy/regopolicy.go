@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 	"gatehouse.dev/gatehouse/policy/rego"
@@ -14,7 +13,7 @@ import (
 
 // compileRego compiles the policy's Rego module, read inline or from a
 // ConfigMap.
-func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader, timeout time.Duration) error {
+func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader, opts rego.Options) error {
 	r := o.Spec.Rego
 	if r == nil {
 		return nil
@@ -30,7 +29,7 @@ func (p *Policy) compileRego(ctx context.Context, o Object, cluster SecretReader
 	default:
 		return fmt.Errorf("spec.rego.scope %q: use image (default) or pod", r.Scope)
 	}
-	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), timeout)
+	p.Rego, err = rego.Compile(ctx, o.ID()+".rego", string(module), opts)
 	if err != nil {
 		return fmt.Errorf("spec.rego: %w", err)
 	}

@@ -16,7 +16,7 @@ func TestStoreRegoTimeout(t *testing.T) {
 	o := keylessPolicy(v1alpha1.KindClusterImagePolicy, "")
 	o.Spec.Rego = &v1alpha1.RegoPolicy{Module: "package p\nallow if count([x | some x in numbers.range(1, 100000000)]) > 0\n"}
 	s := NewStore(SourceFiles)
-	s.SetRegoTimeout(20 * time.Millisecond)
+	s.SetRego(rego.Options{Timeout: 20 * time.Millisecond})
 	if err := s.Apply(o); err != nil {
 		t.Fatal(err)
 	}

@@ -7,21 +7,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gatehouse.dev/gatehouse/policy/rego"
 )
 
 // Store holds the loaded policies. Sources (files, the cluster watch) apply
 // and delete objects; the webhook reads consistent snapshots without locks.
 type Store struct {
-	regoTimeout atomic.Int64 // a time.Duration
-	mu          sync.Mutex
-	policies    map[string]*Policy // last good compiled revision, by object ID
-	owner       map[string]string  // the source an object ID was first loaded from
-	objects     map[string]Object  // the latest revision applied, for Resync
-	secrets     SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
-	errs        map[string]error   // objects whose latest revision was refused
-	revision    uint64
-	pending     map[string]bool // sources that have not finished their first load
-	current     atomic.Pointer[Set]
+	rego     rego.Options // guarded by mu
+	mu       sync.Mutex
+	policies map[string]*Policy // last good compiled revision, by object ID
+	owner    map[string]string  // the source an object ID was first loaded from
+	objects  map[string]Object  // the latest revision applied, for Resync
+	secrets  SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
+	errs     map[string]error   // objects whose latest revision was refused
+	revision uint64
+	pending  map[string]bool // sources that have not finished their first load
+	current  atomic.Pointer[Set]
 }
 
 // NewStore returns an empty store that is ready once every named source has
@@ -128,12 +130,22 @@ func (s *Store) compile(o Object) (*Policy, error) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
 	defer cancel()
-	return compile(ctx, o, secrets, time.Duration(s.regoTimeout.Load()))
+	return compile(ctx, o, secrets, s.regoOptions())
 }
 
-// SetRegoTimeout sets the time limit of each Rego evaluation for policies
-// compiled from now on (0: rego.DefaultTimeout).
-func (s *Store) SetRegoTimeout(d time.Duration) { s.regoTimeout.Store(int64(d)) }
+// SetRego sets the options of the Rego evaluations (time limit, clock) of
+// policies compiled from now on.
+func (s *Store) SetRego(o rego.Options) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rego = o
+}
+
+func (s *Store) regoOptions() rego.Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rego
+}
 
 // secretTimeout bounds reading the Secrets and ConfigMaps of one policy.
 const secretTimeout = 10 * time.Second

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/webhook"
@@ -49,6 +51,26 @@ type offlineOptions struct {
 	transport http.RoundTripper // nil: the network
 	unmatched webhook.Action
 	keychain  authn.Keychain // nil: anonymous
+	now       time.Time      // zero: Rego modules read the real clock
+}
+
+// nowFlag is a --now value: an RFC 3339 time, or empty for the real clock.
+type nowFlag struct{ t *time.Time }
+
+func (f nowFlag) String() string {
+	if f.t == nil || f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(time.RFC3339)
+}
+
+func (f nowFlag) Set(s string) error {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("want an RFC 3339 time such as 2026-12-06T12:00:00Z: %v", err)
+	}
+	*f.t = t
+	return nil
 }
 
 func newOffline(o offlineOptions) (*offline, error) {
@@ -60,6 +82,10 @@ func newOffline(o offlineOptions) (*offline, error) {
 		return nil, configError{err}
 	}
 	store := policy.NewStore(policy.SourceFiles)
+	if !o.now.IsZero() {
+		now := o.now
+		store.SetRego(rego.Options{Now: func() time.Time { return now }})
+	}
 	var errs []error
 	for _, obj := range objs {
 		errs = append(errs, store.Apply(obj))

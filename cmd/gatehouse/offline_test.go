@@ -206,3 +206,27 @@ func TestApplyPatch(t *testing.T) {
 		}
 	}
 }
+
+// --now fixes the clock Rego modules read.
+func TestNowFlag(t *testing.T) {
+	f := newFixtureRegistry(t)
+	policy := writeFile(t, "clock.yaml", fmt.Sprintf(`apiVersion: gatehouse.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: clock}
+spec:
+  images: [{glob: "%s/**"}]
+  rego:
+    module: |
+      package clock
+      allow if time.now_ns() < time.parse_rfc3339_ns("2000-01-01T00:00:00Z")
+`, f.host))
+	if _, _, err := runCLI(t, "verify", "--policy", policy, f.signed); codeOf(err) != 1 {
+		t.Fatalf("the real clock: %v, want denied", err)
+	}
+	if out, _, err := runCLI(t, "verify", "--policy", policy, "--now", "1999-12-31T00:00:00Z", f.signed); err != nil {
+		t.Fatalf("--now 1999: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, "verify", "--policy", policy, "--now", "yesterday", f.signed); codeOf(err) != 2 {
+		t.Fatalf("--now yesterday: %v, want a usage error", err)
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"gatehouse.dev/gatehouse/certs"
 	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/rego"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/pullsecrets"
 	"gatehouse.dev/gatehouse/verify/registry"
@@ -118,7 +119,7 @@ func loadPolicies(c *Config, kube *kubeClients) (*policy.Store, error) {
 		sources = append(sources, policy.SourceCluster)
 	}
 	store := policy.NewStore(sources...)
-	store.SetRegoTimeout(c.RegoTimeout)
+	store.SetRego(rego.Options{Timeout: c.RegoTimeout})
 	if kube != nil {
 		store.UseSecrets(policy.KubeSecrets{Client: kube.client})
 	}

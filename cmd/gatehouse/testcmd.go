@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gatehouse.dev/gatehouse/verify/layout"
 	"gatehouse.dev/gatehouse/webhook"
@@ -26,6 +27,7 @@ code 0: every case passed; 1: a case failed; 2: bad usage or configuration.
 
 type testConfig struct {
 	update bool
+	now    time.Time
 	dirs   []string
 }
 
@@ -35,6 +37,7 @@ func parseTest(args []string, stderr io.Writer) (*testConfig, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, testUsage); fs.PrintDefaults() }
 	fs.BoolVar(&c.update, "update", false, "write each case's verdict to its .golden file instead of comparing")
+	fs.Var(nowFlag{&c.now}, "now", "RFC 3339 time Rego modules see as the current time (time.now_ns), for reproducible verdicts; empty: the real clock")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -47,7 +50,7 @@ func parseTest(args []string, stderr io.Writer) (*testConfig, error) {
 func runTest(ctx context.Context, c *testConfig, stdout io.Writer) error {
 	passed, failed := 0, 0
 	for _, dir := range c.dirs {
-		p, f, err := testDir(ctx, dir, c.update, stdout)
+		p, f, err := testDir(ctx, dir, c.update, c.now, stdout)
 		if err != nil {
 			return err
 		}
@@ -61,12 +64,12 @@ func runTest(ctx context.Context, c *testConfig, stdout io.Writer) error {
 }
 
 // testDir runs the cases of one fixture directory.
-func testDir(ctx context.Context, dir string, update bool, out io.Writer) (passed, failed int, err error) {
+func testDir(ctx context.Context, dir string, update bool, now time.Time, out io.Writer) (passed, failed int, err error) {
 	rt, err := layout.Serve(filepath.Join(dir, "registry"))
 	if err != nil {
 		return 0, 0, configError{err}
 	}
-	off, err := newOffline(offlineOptions{policies: []string{filepath.Join(dir, "policies")}, transport: rt, unmatched: webhook.Deny})
+	off, err := newOffline(offlineOptions{policies: []string{filepath.Join(dir, "policies")}, transport: rt, unmatched: webhook.Deny, now: now})
 	if err != nil {
 		return 0, 0, configError{fmt.Errorf("%s: %w", dir, err)}
 	}

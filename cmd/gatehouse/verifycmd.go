@@ -26,6 +26,7 @@ type verifyConfig struct {
 	output    string
 	unmatched webhook.Action
 	timeout   time.Duration
+	now       time.Time
 	images    []string
 }
 
@@ -52,6 +53,7 @@ func parseVerify(args []string, stderr io.Writer) (*verifyConfig, error) {
 	fs.StringVar(&c.output, "output", "text", "text or json")
 	fs.StringVar(&unmatched, "unmatched-images", "deny", "images no ClusterImagePolicy matches: deny, warn or allow")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for the whole decision")
+	fs.Var(nowFlag{&c.now}, "now", "RFC 3339 time Rego modules see as the current time (time.now_ns), for reproducible verdicts; empty: the real clock")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -72,7 +74,7 @@ func parseVerify(args []string, stderr io.Writer) (*verifyConfig, error) {
 }
 
 func runVerify(ctx context.Context, c *verifyConfig, stdout io.Writer) error {
-	o := offlineOptions{policies: c.policies, insecure: c.insecure, unmatched: c.unmatched, keychain: authn.DefaultKeychain}
+	o := offlineOptions{policies: c.policies, insecure: c.insecure, unmatched: c.unmatched, keychain: authn.DefaultKeychain, now: c.now}
 	if c.layout != "" {
 		rt, err := layout.Serve(c.layout)
 		if err != nil {

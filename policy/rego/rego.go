@@ -51,12 +51,21 @@ type Program struct {
 	// Revision is "sha256:<hex>" of the module source.
 	Revision string
 	query    rego.PreparedEvalQuery
-	timeout  time.Duration
+	opts     Options
+}
+
+// Options configure the evaluations of a Program.
+type Options struct {
+	// Timeout bounds one evaluation (0: DefaultTimeout).
+	Timeout time.Duration
+	// Now is the clock time.now_ns reads (nil: the real clock), for
+	// deterministic policy tests.
+	Now func() time.Time
 }
 
 // Compile parses and compiles module (named name in messages) and returns
-// a Program whose evaluations stop after timeout (0: DefaultTimeout).
-func Compile(ctx context.Context, name, module string, timeout time.Duration) (*Program, error) {
+// a Program whose evaluations follow o.
+func Compile(ctx context.Context, name, module string, o Options) (*Program, error) {
 	if len(module) > MaxModuleBytes {
 		return nil, fmt.Errorf("%s: the module has %d bytes, limit is %d", name, len(module), MaxModuleBytes)
 	}
@@ -90,10 +99,10 @@ func Compile(ctx context.Context, name, module string, timeout time.Duration) (*
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	sum := sha256.Sum256([]byte(module))
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
-	return &Program{Package: pkg, Revision: "sha256:" + hex.EncodeToString(sum[:]), query: q, timeout: timeout}, nil
+	return &Program{Package: pkg, Revision: "sha256:" + hex.EncodeToString(sum[:]), query: q, opts: o}, nil
 }
 
 // definesAllow refuses a module without an allow rule: gatehouse must be
@@ -154,12 +163,16 @@ func (d Decision) Allowed() bool { return d.Allow && len(d.Deny) == 0 && d.Error
 
 // Eval evaluates the program over input, a value made by Input.Value.
 func (p *Program) Eval(ctx context.Context, input ast.Value) Decision {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	opts := []rego.EvalOption{rego.EvalParsedInput(input)}
+	if p.opts.Now != nil {
+		opts = append(opts, rego.EvalTime(p.opts.Now()))
+	}
+	rs, err := p.query.Eval(ctx, opts...)
 	switch {
 	case ctx.Err() != nil:
-		return Decision{Error: fmt.Sprintf("evaluation did not finish within %s", p.timeout)}
+		return Decision{Error: fmt.Sprintf("evaluation did not finish within %s", p.opts.Timeout)}
 	case err != nil:
 		return Decision{Error: "evaluation failed: " + err.Error()}
 	case len(rs) != 1:

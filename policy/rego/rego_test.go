@@ -41,7 +41,7 @@ func input(repo, tag string, pinned bool) *rego.Input {
 
 func compile(t *testing.T, module string) *rego.Program {
 	t.Helper()
-	p, err := rego.Compile(context.Background(), "test.rego", module, 0)
+	p, err := rego.Compile(context.Background(), "test.rego", module, rego.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestNoDecisionDenies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := rego.Compile(context.Background(), "t.rego", tc.module, 50*time.Millisecond)
+			p, err := rego.Compile(context.Background(), "t.rego", tc.module, rego.Options{Timeout: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +151,7 @@ func TestCompileRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rego.Compile(context.Background(), "t.rego", tc.module, 0)
+			_, err := rego.Compile(context.Background(), "t.rego", tc.module, rego.Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -169,7 +169,7 @@ func TestMessagesCapped(t *testing.T) {
 }
 
 func BenchmarkEval(b *testing.B) {
-	p, err := rego.Compile(context.Background(), "b.rego", registries, 0)
+	p, err := rego.Compile(context.Background(), "b.rego", registries, rego.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,5 +183,18 @@ func BenchmarkEval(b *testing.B) {
 		if d := p.Eval(context.Background(), v); !d.Allowed() {
 			b.Fatal(d)
 		}
+	}
+}
+
+// A fixed clock makes time-dependent modules deterministic.
+func TestClock(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	p, err := rego.Compile(context.Background(), "clock.rego", "package c\nallow if time.now_ns() == time.parse_rfc3339_ns(\"2026-12-06T12:00:00Z\")\n",
+		rego.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := eval(t, p, input("registry.example.com/app", "v1", true)); !d.Allowed() {
+		t.Fatalf("decision %+v", d)
 	}
 }
