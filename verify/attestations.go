@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -31,7 +32,8 @@ type Attestation struct {
 	// Authority is the ID of the authority whose signature verified.
 	Authority     string `json:"authority"`
 	PredicateType string `json:"predicateType"`
-	// Format is "cosign-att" (cosign v2's sha256-<hex>.att tag) or
+	// Format is "cosign-att" (cosign v2's sha256-<hex>.att tag),
+	// "dsse-referrer" (a DSSE envelope attached as a plain OCI referrer) or
 	// "bundle" (a sigstore bundle, cosign v3).
 	Format string `json:"format"`
 	// Certificate is the signer of a keyless attestation.
@@ -45,8 +47,9 @@ type Attestation struct {
 
 // Attestation formats.
 const (
-	FormatCosignAtt = "cosign-att"
-	FormatBundle    = "bundle"
+	FormatCosignAtt    = "cosign-att"
+	FormatDSSEReferrer = "dsse-referrer"
+	FormatBundle       = "bundle"
 )
 
 // attestationsOf fetches the attestations of target of the predicate types
@@ -68,12 +71,17 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	if err != nil {
 		return registryFailure(what, err)
 	}
+	referred, err := attest.FetchReferrers(ctx, repo, target.Digest, types...)
+	if err != nil {
+		return registryFailure(what, err)
+	}
+
 	bundles, err := sigstorebundle.FetchAttestations(ctx, repo, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}
 	res.Attestations, res.AttestationsFound = []Attestation{}, map[string]int{}
-	for _, env := range legacy {
+	for _, env := range append(slices.Clone(legacy), referred...) {
 		res.AttestationsFound[peekEnvelope(env)]++
 	}
 	for _, b := range bundles {
@@ -87,7 +95,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		n := len(res.Attestations)
 		for _, a := range c.Authorities {
-			ats, rej := checkAttestation(c, a, legacy, bundles, target.Digest)
+			ats, rej := checkAttestation(c, a, envelopes{FormatCosignAtt: legacy, FormatDSSEReferrer: referred}, bundles, target.Digest)
 			res.Attestations = append(res.Attestations, ats...)
 			if len(ats) == 0 && rej != "" {
 				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
@@ -117,10 +125,13 @@ func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
 	return ok
 }
 
+// envelopes are DSSE envelopes by the format they were found in.
+type envelopes map[string][][]byte
+
 // checkAttestation returns every attestation of c's predicate type that a
 // verifies (a policy over reports picks the latest), or why a signed one of
 // that type was refused.
-func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
+func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
 	var out []Attestation
 	var refused string
 	try := func(st *attest.Statement, format string, cert *Certificate) *Attestation {
@@ -139,10 +150,12 @@ func checkAttestation(c AttestationCheck, a Authority, legacy, bundles [][]byte,
 		return at
 	}
 	if a.Key != nil {
-		for _, env := range legacy {
-			if st, err := openKeyed(env, a.Key, digest); err == nil {
-				if at := try(st, FormatCosignAtt, nil); at != nil {
-					out = append(out, *at)
+		for _, format := range []string{FormatCosignAtt, FormatDSSEReferrer} {
+			for _, env := range dsse[format] {
+				if st, err := openKeyed(env, a.Key, digest); err == nil {
+					if at := try(st, format, nil); at != nil {
+						out = append(out, *at)
+					}
 				}
 			}
 		}

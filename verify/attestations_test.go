@@ -32,6 +32,8 @@ func TestVerifyAttestations(t *testing.T) {
 	legacy, legacyDigest := push("att/legacy")
 	verifytest.Attest(t, legacy, mustHash(t, legacyDigest), builder, attest.SLSAProvenanceV1, []byte(provenance))
 	verifytest.Attest(t, legacy, mustHash(t, legacyDigest), builder, "https://example.com/custom/v1", []byte(`{"team":"api"}`))
+	referred, referredDigest := push("att/referrer")
+	verifytest.AttestReferrer(t, referred, mustHash(t, referredDigest), builder, attest.SLSAProvenanceV1, []byte(provenance))
 	bundled, bundledDigest := push("att/bundle")
 	verifytest.AttestBundle(t, bundled, mustHash(t, bundledDigest), builder, attest.SLSAProvenanceV1, []byte(provenance))
 	foreign, foreignDigest := push("att/foreign")
@@ -63,6 +65,7 @@ func TestVerifyAttestations(t *testing.T) {
 	}{
 		{name: "cosign v2 .att", image: legacy + "@" + legacyDigest, check: check(attest.SLSAProvenanceV1), wantFormat: verify.FormatCosignAtt, wantFound: 1},
 		{name: "cosign v3 bundle", image: bundled + "@" + bundledDigest, check: check(attest.SLSAProvenanceV1), wantFormat: verify.FormatBundle, wantFound: 1},
+		{name: "DSSE envelope as a plain OCI referrer", image: referred + "@" + referredDigest, check: check(attest.SLSAProvenanceV1), wantFormat: verify.FormatDSSEReferrer, wantFound: 1},
 		{name: "unknown predicate type, raw", image: legacy + "@" + legacyDigest, check: check("https://example.com/custom/v1"), wantFormat: verify.FormatCosignAtt, wantFound: 1},
 		{name: "another predicate type", image: legacy + "@" + legacyDigest, check: check(attest.CycloneDX)},
 		{name: "signed by another key", image: foreign + "@" + foreignDigest, check: check(attest.SLSAProvenanceV1), wantFound: 1},

@@ -87,3 +87,14 @@ func AttestBundle(t testing.TB, repo string, digest v1.Hash, key *Key, predicate
 		t.Fatal(err)
 	}
 }
+
+// AttestReferrer attests digest in repo with a DSSE envelope attached as a
+// plain OCI referrer, as oras attach --artifact-type
+// application/vnd.dsse.envelope.v1+json does.
+func AttestReferrer(t testing.TB, repo string, digest v1.Hash, key *Key, predicateType string, predicate []byte) {
+	t.Helper()
+	env := DSSE(t, key, inTotoPayloadType, InTotoStatement(repo, digest, predicateType, predicate))
+	if err := attachReferrer(repo, digest, env, "application/vnd.dsse.envelope.v1+json", nil); err != nil {
+		t.Fatal(err)
+	}
+}

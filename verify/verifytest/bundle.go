@@ -118,6 +118,16 @@ func AttachBundle(repo string, subject v1.Hash, bundle []byte) error {
 // attachBundle is AttachBundle with the predicate type cosign v3 annotates
 // the referrer with.
 func attachBundle(repo string, subject v1.Hash, bundle []byte, predicateType string) error {
+	return attachReferrer(repo, subject, bundle, BundleMediaType, map[string]string{
+		"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": predicateType,
+	})
+}
+
+// attachReferrer pushes blob as the one layer (of mediaType, also the
+// artifactType) of an OCI manifest with the empty config and the image
+// subject in repo as its subject, found through the referrers API or the
+// tag fallback.
+func attachReferrer(repo string, subject v1.Hash, blob []byte, mediaType string, annotations map[string]string) error {
 	img, err := name.NewDigest(repo + "@" + subject.String())
 	if err != nil {
 		return err
@@ -127,7 +137,7 @@ func attachBundle(repo string, subject v1.Hash, bundle []byte, predicateType str
 		return err
 	}
 	config := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
-	layer := static.NewLayer(bundle, BundleMediaType)
+	layer := static.NewLayer(blob, types.MediaType(mediaType))
 	for _, l := range []v1.Layer{config, layer} {
 		if err := remote.WriteLayer(img.Context(), l); err != nil {
 			return err
@@ -138,11 +148,11 @@ func attachBundle(repo string, subject v1.Hash, bundle []byte, predicateType str
 	m := referrer{Manifest: v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
-		Config:        v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", ArtifactType: BundleMediaType, Digest: cd, Size: 2},
-		Layers:        []v1.Descriptor{{MediaType: BundleMediaType, Digest: ld, Size: int64(len(bundle))}},
+		Config:        v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", ArtifactType: mediaType, Digest: cd, Size: 2},
+		Layers:        []v1.Descriptor{{MediaType: types.MediaType(mediaType), Digest: ld, Size: int64(len(blob))}},
 		Subject:       &v1.Descriptor{MediaType: head.MediaType, Digest: head.Digest, Size: head.Size},
-		Annotations:   map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": predicateType},
-	}, ArtifactType: BundleMediaType}
+		Annotations:   annotations,
+	}, ArtifactType: mediaType}
 	raw, err := m.RawManifest()
 	if err != nil {
 		return err
