@@ -24,6 +24,7 @@ var suite struct {
 	signed, signedDigest string // tag reference and its digest
 	unsigned             string
 	skip                 string
+	bin                  string // the gatehouse binary
 }
 
 func TestMain(m *testing.M) {
@@ -58,7 +59,7 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("starting the stack (logs in %s): %w", dir, err)
 	}
-	suite.Stack = s
+	suite.Stack, suite.bin = s, bin
 	if err := seed(ctx); err != nil {
 		s.Close()
 		return 0, fmt.Errorf("seeding (logs in %s): %w", dir, err)
