@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -56,6 +57,7 @@ const (
 // the checks ask for, and verifies them. AttestationsFound counts those
 // fetched per the predicate type they claim.
 func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, checks []AttestationCheck, res *Result) *Error {
+	defer v.timed(StepAttestations, time.Now())
 	key := attestationKey(target.Digest.String(), checks)
 	if v.attestationsFromCache(key, res) {
 		return nil

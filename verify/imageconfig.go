@@ -78,6 +78,7 @@ func parseImageConfig(raw []byte) (*ImageConfig, error) {
 
 // imageConfig fetches and reads the configuration of the image manifest m.
 func (v *Verifier) imageConfig(ctx context.Context, repo *registry.Repo, m *registry.Manifest) (*ImageConfig, *Error) {
+	defer v.timed(StepConfig, time.Now())
 	key := configKey(m.Digest.String())
 	if v.opts.Cache != nil {
 		if c, ok := v.opts.Cache.Get(key); ok {

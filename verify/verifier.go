@@ -26,6 +26,31 @@ type Options struct {
 	// StepTimeout bounds each registry step inside the caller's deadline
 	// (0: only the caller's deadline applies).
 	StepTimeout time.Duration
+	// Observer, if set, is told how long each step of a verification took.
+	Observer StepObserver
+}
+
+// StepObserver learns how long each step of a verification took.
+type StepObserver interface {
+	ObserveStep(step string, d time.Duration)
+}
+
+// Steps of a verification, as StepObserver names them.
+const (
+	StepResolve      = "resolve"      // tag or digest to manifest
+	StepSignatures   = "signatures"   // fetch and verify signatures (the cache answers too)
+	StepAttestations = "attestations" // fetch and verify attestations
+	StepConfig       = "config"       // fetch the image configuration
+)
+
+// Steps lists every step, for metrics and documentation.
+var Steps = []string{StepResolve, StepSignatures, StepAttestations, StepConfig}
+
+// timed reports the time since start to the observer, if any.
+func (v *Verifier) timed(step string, start time.Time) {
+	if v.opts.Observer != nil {
+		v.opts.Observer.ObserveStep(step, time.Since(start))
+	}
 }
 
 // Verifier verifies images. It is safe for concurrent use.
@@ -142,6 +167,7 @@ func (v *Verifier) fromCache(key string, res *Result) bool {
 }
 
 func (v *Verifier) resolve(ctx context.Context, repo *registry.Repo, identifier string, res *Result) (*registry.Manifest, *Error) {
+	defer v.timed(StepResolve, time.Now())
 	ctx, cancel := v.step(ctx)
 	defer cancel()
 	m, err := repo.Manifest(ctx, identifier)
@@ -164,6 +190,7 @@ type signed struct {
 // which authorities' verified, from the cache or the registry. Each format
 // is fetched only when the formats before it left authorities unsatisfied.
 func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, authorities []Authority) (signed, *Error) {
+	defer v.timed(StepSignatures, time.Now())
 	digest := target.Digest
 	key := cacheKey(digest.String(), authorities)
 	var hit Result

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -193,7 +194,9 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 		if p.Rego != nil && withRego {
 			in := *base
 			in.Image = &rego.Image{Field: v.Field, Container: v.Name, Result: v.Result}
+			start := time.Now()
 			o = p.EvaluateRego(ctx, o, &in)
+			a.cfg.Metrics.ObserveStep(StepRego, time.Since(start))
 		}
 		v.Outcomes = append(v.Outcomes, o)
 		v.Pin = v.Pin || p.Pin
@@ -240,6 +243,7 @@ func (a *Admitter) podOutcome(ctx context.Context, p *policy.Policy, base *rego.
 	}()
 	in := *base
 	in.Images = images
+	defer func(start time.Time) { a.cfg.Metrics.ObserveStep(StepRego, time.Since(start)) }(time.Now())
 	return p.EvaluatePodRego(ctx, &in)
 }
 

@@ -52,7 +52,7 @@ func BenchmarkAdmitCold(b *testing.B) {
 // attestation from a builder key and judge it with a Rego module using the
 // library, as docs/examples/supply-chain-policy.yaml does.
 // The builder attests the fixture's signed image once it is pushed (attest).
-func supplyChain(b *testing.B) (spec func(*v1alpha1.ImagePolicySpec), attestSigned func(*fixture)) {
+func supplyChain(b testing.TB) (spec func(*v1alpha1.ImagePolicySpec), attestSigned func(*fixture)) {
 	builder := verifytest.NewKey(b)
 	spec = func(s *v1alpha1.ImagePolicySpec) {
 		s.Attestations = []v1alpha1.AttestationRequirement{{Name: "provenance", PredicateType: "slsaprovenance1",

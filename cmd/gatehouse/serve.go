@@ -149,7 +149,8 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
 		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)
 	}
-	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout})
+	metrics := webhook.NewMetrics(reg)
+	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout, Observer: metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	return webhook.NewAdmitter(webhook.Config{
 		Verifier: v, Policies: store, Keychains: keychains,
 		Unmatched: c.Unmatched, InfraFailure: c.InfraFailure,
-		Metrics: webhook.NewMetrics(reg), Log: log,
+		Metrics: metrics, Log: log,
 	})
 }
 
