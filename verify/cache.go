@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +27,41 @@ type Cache struct {
 	now     func() time.Time
 	order   *list.List // front: most recently used
 	entries map[string]*list.Element
+	obs     CacheObserver
+}
+
+// CacheObserver learns of cache lookups and evictions, by layer: what an
+// entry holds ("signatures", "attestations" or "config").
+type CacheObserver interface {
+	CacheLookup(layer string, hit bool)
+	CacheEvicted(layer string)
+}
+
+// Cache layers.
+const (
+	LayerSignatures   = "signatures"
+	LayerAttestations = "attestations"
+	LayerConfig       = "config"
+)
+
+// CacheLayers lists every layer, for metrics and documentation.
+var CacheLayers = []string{LayerSignatures, LayerAttestations, LayerConfig}
+
+// Observe makes o learn of lookups and evictions from now on.
+func (c *Cache) Observe(o CacheObserver) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.obs = o
+}
+
+func layerOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "attestations/"):
+		return LayerAttestations
+	case strings.HasPrefix(key, "config/"):
+		return LayerConfig
+	}
+	return LayerSignatures
 }
 
 type cached struct {
@@ -61,16 +97,18 @@ func (c *Cache) Get(key string) (cached, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
+	if ok && c.now().After(el.Value.(*cacheEntry).expires) {
+		c.remove(el)
+		ok = false
+	}
+	if c.obs != nil {
+		c.obs.CacheLookup(layerOf(key), ok)
+	}
 	if !ok {
 		return cached{}, false
 	}
-	e := el.Value.(*cacheEntry)
-	if c.now().After(e.expires) {
-		c.remove(el)
-		return cached{}, false
-	}
 	c.order.MoveToFront(el)
-	return e.value.clone(), true
+	return el.Value.(*cacheEntry).value.clone(), true
 }
 
 // Put stores value under key, evicting the least recently used entry when
@@ -91,7 +129,11 @@ func (c *Cache) Put(key string, value cached, complete bool) {
 	e := &cacheEntry{key: key, value: value.clone(), expires: c.now().Add(ttl)}
 	c.entries[key] = c.order.PushFront(e)
 	for c.order.Len() > c.max {
-		c.remove(c.order.Back())
+		evicted := c.order.Back()
+		c.remove(evicted)
+		if c.obs != nil {
+			c.obs.CacheEvicted(layerOf(evicted.Value.(*cacheEntry).key))
+		}
 	}
 }
 

@@ -52,3 +52,31 @@ func TestCacheKeyDependsOnAuthorities(t *testing.T) {
 		t.Fatal("a result without a digest must not be cacheable")
 	}
 }
+
+type countingObserver struct{ hits, misses, evictions map[string]int }
+
+func (o *countingObserver) CacheLookup(layer string, hit bool) {
+	if hit {
+		o.hits[layer]++
+	} else {
+		o.misses[layer]++
+	}
+}
+
+func (o *countingObserver) CacheEvicted(layer string) { o.evictions[layer]++ }
+
+// The observer learns each lookup and eviction, by what the entry holds.
+func TestCacheObserver(t *testing.T) {
+	c := NewCache(2, time.Hour, time.Hour)
+	o := &countingObserver{hits: map[string]int{}, misses: map[string]int{}, evictions: map[string]int{}}
+	c.Observe(o)
+	c.Put("sha256:a/x", cached{found: 1}, true)
+	c.Get("sha256:a/x")
+	c.Get("sha256:b/x")
+	c.Put(configKey("sha256:a"), cached{}, true)
+	c.Get(configKey("sha256:a"))
+	c.Put(attestationKey("sha256:a", nil), cached{}, true) // evicts the signatures entry, the least recently used
+	if o.hits[LayerSignatures] != 1 || o.misses[LayerSignatures] != 1 || o.hits[LayerConfig] != 1 || o.evictions[LayerSignatures] != 1 {
+		t.Fatalf("hits %v misses %v evictions %v", o.hits, o.misses, o.evictions)
+	}
+}

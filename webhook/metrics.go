@@ -16,6 +16,8 @@ type Metrics struct {
 	images    *prometheus.CounterVec
 	panics    prometheus.Counter
 	steps     *prometheus.HistogramVec
+	cache     *prometheus.CounterVec
+	evictions *prometheus.CounterVec
 }
 
 // StepRego is the evaluation of one policy's Rego module, for one image or
@@ -51,7 +53,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: latencyBuckets,
 		}, []string{"step"}),
 	}
-	reg.MustRegister(m.decisions, m.duration, m.images, m.panics, m.steps)
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_cache_requests_total",
+		Help: "Lookups in the verification cache by layer (signatures, attestations, config) and result (hit, miss).",
+	}, []string{"layer", "result"})
+	m.evictions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_cache_evictions_total",
+		Help: "Entries the verification cache dropped to stay within --cache-size, by layer.",
+	}, []string{"layer"})
+	reg.MustRegister(m.decisions, m.duration, m.images, m.panics, m.steps, m.cache, m.evictions)
 	return m
 }
 
@@ -90,6 +100,24 @@ func imageResult(r *verify.Result) string {
 func (m *Metrics) ObserveStep(step string, d time.Duration) {
 	if m != nil {
 		m.steps.WithLabelValues(step).Observe(d.Seconds())
+	}
+}
+
+// CacheLookup implements verify.CacheObserver.
+func (m *Metrics) CacheLookup(layer string, hit bool) {
+	if m != nil {
+		result := "miss"
+		if hit {
+			result = "hit"
+		}
+		m.cache.WithLabelValues(layer, result).Inc()
+	}
+}
+
+// CacheEvicted implements verify.CacheObserver.
+func (m *Metrics) CacheEvicted(layer string) {
+	if m != nil {
+		m.evictions.WithLabelValues(layer).Inc()
 	}
 }
 

@@ -150,6 +150,11 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)
 	}
 	metrics := webhook.NewMetrics(reg)
+	if cache != nil {
+		cache.Observe(metrics)
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_cache_entries", Help: "Entries in the verification cache, all layers."},
+			func() float64 { return float64(cache.Len()) }))
+	}
 	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout, Observer: metrics})
 	if err != nil {
 		return nil, err
