@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,33 @@ type Metrics struct {
 	steps     *prometheus.HistogramVec
 	cache     *prometheus.CounterVec
 	evictions *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	bytes     *prometheus.CounterVec
+	inFlight  prometheus.Gauge
+	hosts     registryHosts
+}
+
+// MaxRegistryLabels bounds the registry label: the first registries seen
+// get their own value, the rest share "other".
+const MaxRegistryLabels = 32
+
+// registryHosts remembers which registries have their own label value.
+type registryHosts struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (h *registryHosts) label(registry string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.seen == nil {
+		h.seen = map[string]bool{}
+	}
+	if !h.seen[registry] && len(h.seen) >= MaxRegistryLabels {
+		return "other"
+	}
+	h.seen[registry] = true
+	return registry
 }
 
 // StepRego is the evaluation of one policy's Rego module, for one image or
@@ -61,7 +89,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "gatehouse_cache_evictions_total",
 		Help: "Entries the verification cache dropped to stay within --cache-size, by layer.",
 	}, []string{"layer"})
-	reg.MustRegister(m.decisions, m.duration, m.images, m.panics, m.steps, m.cache, m.evictions)
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_registry_requests_total",
+		Help: "HTTP requests to registries by registry (host[:port]; past 32 registries, \"other\") and code (2xx, 3xx, 4xx, 429, 5xx, error).",
+	}, []string{"registry", "code"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_registry_response_bytes_total",
+		Help: "Bytes of registry response bodies read, by registry.",
+	}, []string{"registry"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gatehouse_registry_requests_in_flight",
+		Help: "Registry requests sent and not yet answered.",
+	})
+	reg.MustRegister(m.decisions, m.duration, m.images, m.panics, m.steps, m.cache, m.evictions, m.requests, m.bytes, m.inFlight)
 	return m
 }
 
@@ -118,6 +158,27 @@ func (m *Metrics) CacheLookup(layer string, hit bool) {
 func (m *Metrics) CacheEvicted(layer string) {
 	if m != nil {
 		m.evictions.WithLabelValues(layer).Inc()
+	}
+}
+
+// RegistryRequest implements registry.Observer.
+func (m *Metrics) RegistryRequest(registry, code string) {
+	if m != nil {
+		m.requests.WithLabelValues(m.hosts.label(registry), code).Inc()
+	}
+}
+
+// RegistryBytes implements registry.Observer.
+func (m *Metrics) RegistryBytes(registry string, n int) {
+	if m != nil {
+		m.bytes.WithLabelValues(m.hosts.label(registry)).Add(float64(n))
+	}
+}
+
+// RegistryInFlight implements registry.Observer.
+func (m *Metrics) RegistryInFlight(delta int) {
+	if m != nil {
+		m.inFlight.Add(float64(delta))
 	}
 }
 

@@ -144,12 +144,12 @@ func loadPolicies(c *Config, kube *kubeClients) (*policy.Store, error) {
 func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg prometheus.Registerer, log *slog.Logger) (*webhook.Admitter, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
-	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version})
+	metrics := webhook.NewMetrics(reg)
+	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics})
 	var cache *verify.Cache
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
 		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)
 	}
-	metrics := webhook.NewMetrics(reg)
 	if cache != nil {
 		cache.Observe(metrics)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_cache_entries", Help: "Entries in the verification cache, all layers."},

@@ -30,6 +30,18 @@ type Options struct {
 	Insecure []string
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Observer, if set, learns of every request and response body.
+	Observer Observer
+}
+
+// Observer learns what gatehouse asks of registries: each request with
+// the registry (host[:port]) it went to and its status class ("2xx",
+// "3xx", "4xx", "429", "5xx", or "error" when no answer came), the bytes
+// of response bodies read, and requests in flight.
+type Observer interface {
+	RegistryRequest(registry, code string)
+	RegistryBytes(registry string, n int)
+	RegistryInFlight(delta int)
 }
 
 // Defaults.
@@ -189,6 +201,7 @@ func (r *Repo) options(ctx context.Context, maxBody int64) []remote.Option {
 			registry: reg.RegistryStr(),
 			insecure: r.c.plainHTTPAllowed(reg.RegistryStr()),
 			maxBody:  maxBody,
+			obs:      r.c.opts.Observer,
 		}),
 	}
 }

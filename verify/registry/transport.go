@@ -27,6 +27,7 @@ type guard struct {
 	registry string // host[:port] the credentials belong to
 	insecure bool   // registry may be reached over plain HTTP
 	maxBody  int64
+	obs      Observer // nil: not observed
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -35,7 +36,14 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if g.obs != nil {
+		g.obs.RegistryInFlight(1)
+		defer g.obs.RegistryInFlight(-1)
+	}
 	resp, err := g.base.RoundTrip(req)
+	if g.obs != nil {
+		g.obs.RegistryRequest(g.registry, statusClass(resp, err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +51,23 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s %s: %w (%d > %d bytes)", req.Method, req.URL.Redacted(), errTooLarge, resp.ContentLength, g.maxBody)
 	}
-	resp.Body = &cappedBody{rc: resp.Body, left: g.maxBody}
+	body := &cappedBody{rc: resp.Body, left: g.maxBody}
+	if g.obs != nil {
+		body.read = func(n int) { g.obs.RegistryBytes(g.registry, n) }
+	}
+	resp.Body = body
 	return resp, nil
+}
+
+// statusClass is the code label of a registry request.
+func statusClass(resp *http.Response, err error) string {
+	switch {
+	case err != nil || resp == nil:
+		return "error"
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "429"
+	}
+	return fmt.Sprintf("%dxx", resp.StatusCode/100)
 }
 
 func (g *guard) mayCarryCredentials(req *http.Request) error {
@@ -85,6 +108,7 @@ func hostOnly(hostport string) string {
 type cappedBody struct {
 	rc   io.ReadCloser
 	left int64
+	read func(n int) // nil: not observed
 }
 
 func (c *cappedBody) Read(p []byte) (int, error) {
@@ -96,6 +120,9 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 	}
 	n, err := c.rc.Read(p)
 	c.left -= int64(n)
+	if c.read != nil && n > 0 {
+		c.read(n)
+	}
 	if c.left < 0 {
 		return n, errTooLarge
 	}
