@@ -127,12 +127,15 @@ func TestModes(t *testing.T) {
 			if resp.Allowed != tc.wantAllowed || (len(resp.Warnings) > 0) != tc.wantWarning {
 				t.Fatalf("allowed %v warnings %q", resp.Allowed, resp.Warnings)
 			}
+			if got := resp.AuditAnnotations["policy"]; got != "ClusterImagePolicy/ci" {
+				t.Errorf("audit annotation policy %q", got)
+			}
 			_, audited := resp.AuditAnnotations["audit-failures"]
 			if audited != tc.wantAudit {
 				t.Fatalf("audit annotations %v", resp.AuditAnnotations)
 			}
 			label := map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "deny", v1alpha1.ModeWarn: "warn", v1alpha1.ModeAudit: "allow"}[tc.mode]
-			if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues(label, "CREATE", "Pod", "unsigned")); got != 1 {
+			if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues(label, "CREATE", "Pod", "ClusterImagePolicy/ci", string(tc.mode), "unsigned")); got != 1 {
 				t.Fatalf("decisions{%s} = %v, want 1", label, got)
 			}
 		})
@@ -171,7 +174,7 @@ func TestInfrastructureFailure(t *testing.T) {
 			if resp.Allowed != tc.wantAllowed {
 				t.Fatalf("allowed %v: %s", resp.Allowed, msg(resp))
 			}
-			got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues(tc.wantLabel, "CREATE", "Pod", "registry-error"))
+			got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues(tc.wantLabel, "CREATE", "Pod", "ClusterImagePolicy/ci", "enforce", "registry-error"))
 			if got != 1 {
 				t.Fatalf("decisions{%s,registry-error} = %v, want 1", tc.wantLabel, got)
 			}

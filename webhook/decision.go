@@ -17,6 +17,10 @@ type Decision struct {
 	// Reason is the class of the first denial, else of the first fail-open,
 	// warn-mode or audit-mode failure; empty when nothing failed.
 	Reason verify.Reason `json:"reason,omitempty"`
+	// Policy and Mode are those of the policy whose failure gave Reason;
+	// empty when no policy did (an unmatched image, a bad request).
+	Policy string        `json:"policy,omitempty"`
+	Mode   v1alpha1.Mode `json:"mode,omitempty"`
 	// Denials are the messages that deny; joined, they are the response message.
 	Denials []string `json:"denials,omitempty"`
 	// Warnings are returned to the client verbatim.
@@ -35,6 +39,8 @@ type Decision struct {
 	Pod []policy.Outcome `json:"pod,omitempty"`
 
 	denyReason, failOpenReason, warnReason, auditReason verify.Reason
+	// denyBy, failOpenBy, warnBy, auditBy: the outcome behind each reason.
+	denyBy, failOpenBy, warnBy, auditBy *policy.Outcome
 	// warned: a warn-mode policy failed or an unmatched image was let
 	// through with a warning (informational warnings do not count).
 	warned bool
@@ -80,6 +86,7 @@ func (a *Admitter) decide(w *workload.Workload, verdicts []ImageVerdict, pod []p
 	}
 	d.Allowed = len(d.Denials) == 0
 	d.Reason = cmpOr(cmpOr(d.denyReason, d.failOpenReason), cmpOr(d.warnReason, d.auditReason))
+	d.blame()
 	if mutate {
 		d.Allowed, d.Denials, d.Warnings, d.Audit, d.Reason, d.FailOpen = true, nil, nil, nil, "", false
 	}
@@ -131,20 +138,49 @@ func (a *Admitter) judgeOutcome(d *Decision, where string, o policy.Outcome) boo
 	msg := fmt.Sprintf("%s: %s: %s", where, o.Reason, o.Message)
 	switch {
 	case o.Mode == v1alpha1.ModeAudit:
+		first(&d.auditBy, d.auditReason, o)
 		d.auditReason = cmpOr(d.auditReason, o.Reason)
 		d.Audit = append(d.Audit, msg)
 	case o.Mode == v1alpha1.ModeWarn:
+		first(&d.warnBy, d.warnReason, o)
 		d.warned = true
 		d.warnReason = cmpOr(d.warnReason, o.Reason)
 		d.Warnings = append(d.Warnings, "would be denied: "+msg)
 	case o.Reason.Infrastructure() && a.cfg.InfraFailure == Allow:
+		first(&d.failOpenBy, d.failOpenReason, o)
 		d.FailOpen = true
 		d.failOpenReason = cmpOr(d.failOpenReason, o.Reason)
 		d.Warnings = append(d.Warnings, "admitted without verification (gatehouse fails open on infrastructure errors): "+msg)
 	default:
+		first(&d.denyBy, d.denyReason, o)
 		d.deny(o.Reason, msg)
 	}
 	return false
+}
+
+// first records o as the outcome behind a reason not set yet.
+func first(by **policy.Outcome, reason verify.Reason, o policy.Outcome) {
+	if reason == "" {
+		*by = &o
+	}
+}
+
+// blame sets Policy and Mode from the outcome that gave Reason.
+func (d *Decision) blame() {
+	var by *policy.Outcome
+	switch {
+	case d.denyReason != "":
+		by = d.denyBy
+	case d.failOpenReason != "":
+		by = d.failOpenBy
+	case d.warnReason != "":
+		by = d.warnBy
+	default:
+		by = d.auditBy
+	}
+	if by != nil {
+		d.Policy, d.Mode = by.Policy, by.Mode
+	}
 }
 
 func (a *Admitter) judgeUnmatched(d *Decision, where string, v ImageVerdict) {

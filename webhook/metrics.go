@@ -60,8 +60,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_admission_decisions_total",
-			Help: "Admission decisions of the validating webhook by decision (allow, deny, warn, fail-open), operation, object kind and reason class.",
-		}, []string{"decision", "operation", "kind", "reason"}),
+			Help: "Admission decisions of the validating webhook by decision (allow, deny, warn, fail-open), operation, object kind, the policy and mode whose failure decided, and reason class.",
+		}, []string{"decision", "operation", "kind", "policy", "mode", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_admission_duration_seconds",
 			Help:    "Time from receiving an AdmissionReview to writing the answer, by webhook (validate, mutate).",
@@ -113,7 +113,7 @@ func (m *Metrics) observeDecision(d *Decision, operation, kind string, seconds f
 	if webhook != "validate" {
 		return
 	}
-	m.decisions.WithLabelValues(d.Label(), operation, kind, string(d.Reason)).Inc()
+	m.decisions.WithLabelValues(d.Label(), operation, kind, d.Policy, string(d.Mode), string(d.Reason)).Inc()
 	for _, v := range d.Images {
 		if len(v.Outcomes) == 0 {
 			continue // not verified: unmatched or malformed

@@ -70,7 +70,7 @@ func TestRego(t *testing.T) {
 			}
 		})
 	}
-	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("deny", string(admissionv1.Create), "Pod", "rego-deny")); got != 2 {
+	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("deny", string(admissionv1.Create), "Pod", "ClusterImagePolicy/ci", "enforce", "rego-deny")); got != 2 {
 		t.Fatalf("rego-deny decisions = %v, want 2", got)
 	}
 }

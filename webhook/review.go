@@ -175,6 +175,9 @@ func auditAnnotations(d *Decision) map[string]string {
 	if d.Reason != "" {
 		a["reason"] = string(d.Reason)
 	}
+	if d.Policy != "" {
+		a["policy"] = d.Policy
+	}
 	if len(d.Audit) > 0 {
 		b, _ := json.Marshal(d.Audit)
 		a["audit-failures"] = string(b)

@@ -193,7 +193,7 @@ func TestOverrunFailsOpenWhenConfigured(t *testing.T) {
 	if !out.Response.Allowed || len(out.Response.Warnings) == 0 || !strings.Contains(out.Response.Warnings[0], "fails open") {
 		t.Fatalf("response %+v", out.Response)
 	}
-	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("fail-open", "CREATE", "Pod", "timeout")); got != 1 {
+	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.decisions.WithLabelValues("fail-open", "CREATE", "Pod", "", "", "timeout")); got != 1 {
 		t.Fatalf("fail-open{timeout} = %v, want 1", got)
 	}
 }
