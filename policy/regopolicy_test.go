@@ -55,3 +55,24 @@ func TestUsesCluster(t *testing.T) {
 		}
 	}
 }
+
+// The store counts refused revisions and knows when its set last changed.
+func TestStoreRefusedAndChanged(t *testing.T) {
+	s := NewStore(SourceFiles)
+	if s.Refused() != 0 || !s.Changed().IsZero() {
+		t.Fatalf("a new store: %d refused, changed %v", s.Refused(), s.Changed())
+	}
+	good := keylessPolicy(v1alpha1.KindClusterImagePolicy, "", v1alpha1.Authority{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: newKeyPEM(t)}})
+	if err := s.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	changed := s.Changed()
+	bad := good
+	bad.Spec.Rego = &v1alpha1.RegoPolicy{Module: "package p\nallow if {"}
+	if err := s.Apply(bad); err == nil {
+		t.Fatal("a module that does not parse was applied")
+	}
+	if s.Refused() != 1 || changed.IsZero() || !s.Changed().Equal(changed) {
+		t.Fatalf("%d refused, changed %v then %v", s.Refused(), changed, s.Changed())
+	}
+}

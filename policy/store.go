@@ -24,6 +24,8 @@ type Store struct {
 	revision uint64
 	pending  map[string]bool // sources that have not finished their first load
 	current  atomic.Pointer[Set]
+	refused  uint64    // revisions refused since start
+	changed  time.Time // when the current set was published
 }
 
 // NewStore returns an empty store that is ready once every named source has
@@ -54,6 +56,7 @@ func (s *Store) Apply(o Object) error {
 	s.objects[o.ID()] = o
 	if err != nil {
 		s.errs[o.ID()] = err
+		s.refused++
 		return err
 	}
 	delete(s.errs, o.ID())
@@ -70,6 +73,7 @@ func (s *Store) refuse(id string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.errs[id] = err
+	s.refused++
 }
 
 // Delete removes the object with the given ID that source loaded; an object
@@ -180,5 +184,22 @@ func (s *Store) Errors() map[string]error {
 
 func (s *Store) publish() {
 	s.revision++
+	s.changed = time.Now()
 	s.current.Store(newSet(s.revision, s.policies))
+}
+
+// Refused counts the policy revisions refused since the store was made
+// (they did not compile, or could not be decoded or read).
+func (s *Store) Refused() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// Changed is when the current policy set was published (zero before the
+// first policy loaded).
+func (s *Store) Changed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }

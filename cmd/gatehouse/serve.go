@@ -230,6 +230,15 @@ func registerGauges(reg prometheus.Registerer, store *policy.Store, src certs.So
 			func() float64 { return float64(store.Snapshot().Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_policies_refused", Help: "Policies whose latest revision was refused; their last good revision, if any, keeps serving."},
 			func() float64 { return float64(len(store.Errors())) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_policy_refusals_total", Help: "Policy revisions refused since start: they did not compile, or could not be decoded or read."},
+			func() float64 { return float64(store.Refused()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_policy_last_change_timestamp_seconds", Help: "When the loaded policy set last changed, Unix time (0 before any policy loaded)."},
+			func() float64 {
+				if t := store.Changed(); !t.IsZero() {
+					return float64(t.Unix())
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_serving_certificate_expiry_timestamp_seconds", Help: "Expiry of the current serving certificate, Unix time (0 before one is loaded)."},
 			func() float64 {
 				if t := src.NotAfter(); !t.IsZero() {
