@@ -25,6 +25,7 @@ test: lint unit e2e
 ## unit: every package except the e2e suite, with the race detector. No network.
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '^gatehouse.dev/gatehouse/e2e')
+	cd manifests/monitoring/check && $(GO) test -count=1 ./...
 
 ## tools: install and build what e2e and demo need, cached in .cache/bin.
 tools:
