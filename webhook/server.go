@@ -98,7 +98,7 @@ func (s *Server) audit(req *admissionv1.AdmissionRequest, d *Decision, took time
 		"uid", req.UID, "user", req.UserInfo.Username, "operation", req.Operation,
 		"kind", req.Kind.Kind, "namespace", req.Namespace, "name", objectName(req),
 		"subResource", req.SubResource, "dryRun", dryRun,
-		"decision", d.Label(), "reason", d.Reason, "denials", d.Denials, "warnings", d.Warnings,
-		"audit", d.Audit, "images", d.Images, "policyRevision", s.admitter.cfg.Policies.Snapshot().Revision,
+		"decision", d.Label(), "reason", d.Reason, "policy", d.Policy, "mode", d.Mode, "denials", d.Denials, "warnings", d.Warnings,
+		"audit", d.Audit, "images", auditImages(d.Images), "pod", d.Pod, "policyRevision", s.admitter.cfg.Policies.Snapshot().Revision,
 		"durationMs", took.Milliseconds())
 }
