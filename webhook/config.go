@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	admissionv1 "k8s.io/api/admission/v1"
+
 	"fmt"
 	"log/slog"
 
@@ -44,6 +46,15 @@ type Config struct {
 	Concurrency int
 	Metrics     *Metrics
 	Log         *slog.Logger
+	// Events, if set, is told of every denial of a request that is not a
+	// dry run, to record it as a Kubernetes Event.
+	Events EventSink
+}
+
+// EventSink records denials where kubectl shows them. It must not block:
+// the admission answer waits for it.
+type EventSink interface {
+	Denied(req *admissionv1.AdmissionRequest, d *Decision)
 }
 
 func (c *Config) validate() error {

@@ -79,6 +79,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	s.metrics.observeDecision(&d, string(req.Operation), req.Kind.Kind, time.Since(start).Seconds(), webhook)
 	if !mutate {
 		s.audit(req, &d, time.Since(start))
+		if !d.Allowed && s.admitter.cfg.Events != nil && (req.DryRun == nil || !*req.DryRun) {
+			s.admitter.cfg.Events.Denied(req, &d)
+		}
 	}
 	write(w, req.UID, resp)
 }

@@ -27,6 +27,7 @@ import (
 	"gatehouse.dev/gatehouse/verify/pullsecrets"
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/webhook"
+	"gatehouse.dev/gatehouse/webhook/kubeevents"
 )
 
 func serve(ctx context.Context, c *Config, logOut io.Writer) error {
@@ -42,7 +43,13 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	admitter, err := newAdmitter(c, store, kube, reg, log)
+	var events *kubeevents.Recorder
+	if kube != nil {
+		events = kubeevents.New(kube.client, log)
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_events_dropped_total", Help: "Denials not recorded as Kubernetes Events, for the rate limits or a full queue."},
+			func() float64 { return float64(events.Dropped()) }))
+	}
+	admitter, err := newAdmitter(c, store, kube, reg, log, events)
 	if err != nil {
 		return err
 	}
@@ -58,6 +65,7 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	}
 	if kube != nil {
 		g.Go(func() error { resyncSecrets(ctx, store, log); return nil })
+		g.Go(func() error { events.Run(ctx); return nil })
 	}
 	g.Go(func() error { runCerts(ctx); return nil })
 	tlsCfg := &tls.Config{GetCertificate: src.GetCertificate, MinVersion: tls.VersionTLS12}
@@ -141,7 +149,7 @@ func loadPolicies(c *Config, kube *kubeClients) (*policy.Store, error) {
 	return store, nil
 }
 
-func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg prometheus.Registerer, log *slog.Logger) (*webhook.Admitter, error) {
+func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg prometheus.Registerer, log *slog.Logger, events *kubeevents.Recorder) (*webhook.Admitter, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	metrics := webhook.NewMetrics(reg)
@@ -166,7 +174,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	return webhook.NewAdmitter(webhook.Config{
 		Verifier: v, Policies: store, Keychains: keychains,
 		Unmatched: c.Unmatched, InfraFailure: c.InfraFailure,
-		Metrics: metrics, Log: log,
+		Metrics: metrics, Log: log, Events: eventSink(events),
 	})
 }
 
@@ -282,4 +290,13 @@ func boolErr(ok bool, msg string) error {
 		return nil
 	}
 	return errors.New(msg)
+}
+
+// eventSink is events as a webhook.EventSink, nil without a cluster (a nil
+// *Recorder in the interface would not be nil).
+func eventSink(events *kubeevents.Recorder) webhook.EventSink {
+	if events == nil {
+		return nil
+	}
+	return events
 }
