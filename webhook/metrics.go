@@ -23,6 +23,19 @@ type Metrics struct {
 	bytes     *prometheus.CounterVec
 	inFlight  prometheus.Gauge
 	hosts     registryHosts
+	// byNamespace, when CountNamespaces was called, counts decisions per
+	// namespace: one series per namespace, so only on request.
+	byNamespace *prometheus.CounterVec
+}
+
+// CountNamespaces registers on reg a decisions counter by namespace
+// (gatehouse serve --metrics-namespaces). Call it before serving.
+func (m *Metrics) CountNamespaces(reg prometheus.Registerer) {
+	m.byNamespace = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_admission_decisions_by_namespace_total",
+		Help: "Decisions of the validating webhook by namespace, decision and reason class (only with --metrics-namespaces).",
+	}, []string{"namespace", "decision", "reason"})
+	reg.MustRegister(m.byNamespace)
 }
 
 // MaxRegistryLabels bounds the registry label: the first registries seen
@@ -105,7 +118,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeDecision(d *Decision, operation, kind string, seconds float64, webhook string) {
+func (m *Metrics) observeDecision(d *Decision, operation, kind, namespace string, seconds float64, webhook string) {
 	if m == nil {
 		return
 	}
@@ -114,6 +127,9 @@ func (m *Metrics) observeDecision(d *Decision, operation, kind string, seconds f
 		return
 	}
 	m.decisions.WithLabelValues(d.Label(), operation, kind, d.Policy, string(d.Mode), string(d.Reason)).Inc()
+	if m.byNamespace != nil {
+		m.byNamespace.WithLabelValues(namespace, d.Label(), string(d.Reason)).Inc()
+	}
 	for _, v := range d.Images {
 		if len(v.Outcomes) == 0 {
 			continue // not verified: unmatched or malformed

@@ -76,7 +76,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 	if mutate {
 		webhook = "mutate"
 	}
-	s.metrics.observeDecision(&d, string(req.Operation), req.Kind.Kind, time.Since(start).Seconds(), webhook)
+	s.metrics.observeDecision(&d, string(req.Operation), req.Kind.Kind, req.Namespace, time.Since(start).Seconds(), webhook)
 	if !mutate {
 		s.audit(req, &d, time.Since(start))
 		if !d.Allowed && s.admitter.cfg.Events != nil && (req.DryRun == nil || !*req.DryRun) {

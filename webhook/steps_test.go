@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"testing"
 
@@ -108,5 +109,14 @@ func TestRegistryLabelBounded(t *testing.T) {
 	}
 	if got := h.label("r0.example"); got != "r0.example" {
 		t.Fatalf("a registry seen first labelled %q", got)
+	}
+}
+
+// With CountNamespaces, decisions are also counted by namespace.
+func TestDecisionsByNamespace(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Metrics.CountNamespaces(prometheus.NewRegistry()) }, nil)
+	f.validate(t, pod("p", f.unsigned), reviewOpts{namespace: "payments"})
+	if got := testutil.ToFloat64(f.admitter.cfg.Metrics.byNamespace.WithLabelValues("payments", "deny", "unsigned")); got != 1 {
+		t.Fatalf("payments/deny/unsigned = %v", got)
 	}
 }

@@ -30,9 +30,11 @@ type Config struct {
 	Timeout      time.Duration
 	StepTimeout  time.Duration
 	RegoTimeout  time.Duration
-	MaxBodyBytes int64
-	CacheSize    int
-	CacheTTL     time.Duration
+	// MetricsNamespaces adds decisions by namespace.
+	MetricsNamespaces bool
+	MaxBodyBytes      int64
+	CacheSize         int
+	CacheTTL          time.Duration
 	// CacheNegativeTTL keeps results with a missing signature.
 	CacheNegativeTTL time.Duration
 	LogLevel         string
@@ -72,6 +74,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(&insecure, "insecure-registries", "registries (host:port) that may be reached over plain HTTP; loopback always may")
 	fs.DurationVar(&c.Timeout, "default-timeout", 10*time.Second, "webhook timeout assumed when the API server sends none")
 	fs.DurationVar(&c.StepTimeout, "step-timeout", 0, "deadline of each registry step inside the request's (0: the request's only)")
+	fs.BoolVar(&c.MetricsNamespaces, "metrics-namespaces", false, "also count decisions by namespace (gatehouse_admission_decisions_by_namespace_total): one series per namespace, decision and reason")
 	fs.DurationVar(&c.RegoTimeout, "rego-timeout", 500*time.Millisecond, "time limit of one Rego evaluation (one policy's module for one image or pod); one that runs out denies")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
 	fs.IntVar(&c.CacheSize, "cache-size", 10000, "verified results kept by digest (0 disables the cache)")

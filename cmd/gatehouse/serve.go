@@ -153,6 +153,9 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	metrics := webhook.NewMetrics(reg)
+	if c.MetricsNamespaces {
+		metrics.CountNamespaces(reg)
+	}
 	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics})
 	var cache *verify.Cache
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
