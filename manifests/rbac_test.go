@@ -146,6 +146,9 @@ func TestRBACGrants(t *testing.T) {
 		{"no deleting own webhook config", true, "delete", admission, "validatingwebhookconfigurations", "gatehouse", false},
 		{"no policy writes", true, "update", "gatehouse.dev", "clusterimagepolicies", "p", false},
 		{"no pod creation", false, "create", "", "pods", "", false},
+		{"list pods to revalidate them", true, "list", "", "pods", "", true},
+		{"no pod eviction", true, "create", "", "pods/eviction", "x", false},
+		{"no pod deletion", true, "delete", "", "pods", "x", false},
 		{"no impersonation", true, "impersonate", "", "serviceaccounts", "default", false},
 	}
 	for _, tt := range tests {

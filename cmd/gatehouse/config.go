@@ -32,9 +32,13 @@ type Config struct {
 	RegoTimeout  time.Duration
 	// MetricsNamespaces adds decisions by namespace.
 	MetricsNamespaces bool
-	MaxBodyBytes      int64
-	CacheSize         int
-	CacheTTL          time.Duration
+	// RevalidateInterval is the time between revalidation passes (0: off).
+	RevalidateInterval time.Duration
+	// RevalidateSkip are namespaces revalidation never judges.
+	RevalidateSkip []string
+	MaxBodyBytes   int64
+	CacheSize      int
+	CacheTTL       time.Duration
 	// CacheNegativeTTL keeps results with a missing signature.
 	CacheNegativeTTL time.Duration
 	LogLevel         string
@@ -74,6 +78,9 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(&insecure, "insecure-registries", "registries (host:port) that may be reached over plain HTTP; loopback always may")
 	fs.DurationVar(&c.Timeout, "default-timeout", 10*time.Second, "webhook timeout assumed when the API server sends none")
 	fs.DurationVar(&c.StepTimeout, "step-timeout", 0, "deadline of each registry step inside the request's (0: the request's only)")
+	var revalidateSkip listFlag
+	fs.DurationVar(&c.RevalidateInterval, "revalidate-interval", 10*time.Minute, "time between passes that judge the running pods again (also after every policy change); 0 turns revalidation off")
+	fs.Var(&revalidateSkip, "revalidate-skip-namespaces", "namespaces whose pods revalidation never judges, comma-separated (those the webhook configuration exempts); empty: kube-system,gatehouse-system")
 	fs.BoolVar(&c.MetricsNamespaces, "metrics-namespaces", false, "also count decisions by namespace (gatehouse_admission_decisions_by_namespace_total): one series per namespace, decision and reason")
 	fs.DurationVar(&c.RegoTimeout, "rego-timeout", 500*time.Millisecond, "time limit of one Rego evaluation (one policy's module for one image or pod); one that runs out denies")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
@@ -83,6 +90,10 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
+	}
+	c.RevalidateSkip = revalidateSkip
+	if len(c.RevalidateSkip) == 0 {
+		c.RevalidateSkip = []string{"kube-system", "gatehouse-system"}
 	}
 	if fs.NArg() > 0 {
 		// flag stops at the first non-flag: everything from here on,
@@ -124,6 +135,9 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--kubeconfig=none needs --policy-file: without a cluster, policies come from files"))
 	} else if !c.WatchPolicy && len(c.PolicyFiles) == 0 {
 		errs = append(errs, errors.New("--watch-policies=false needs --policy-file: otherwise no policy could ever load"))
+	}
+	if c.RevalidateInterval < 0 || (c.RevalidateInterval > 0 && c.RevalidateInterval < 30*time.Second) {
+		errs = append(errs, errors.New("--revalidate-interval must be 0 (off) or at least 30s: each pass judges every running pod"))
 	}
 	if c.RegoTimeout <= 0 || c.RegoTimeout > 10*time.Second {
 		errs = append(errs, errors.New("--rego-timeout must be between 0 and 10s: a module that needs longer would make admissions miss the webhook deadline"))

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -28,6 +30,7 @@ import (
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/webhook"
 	"gatehouse.dev/gatehouse/webhook/kubeevents"
+	"gatehouse.dev/gatehouse/webhook/revalidate"
 )
 
 func serve(ctx context.Context, c *Config, logOut io.Writer) error {
@@ -66,6 +69,19 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	if kube != nil {
 		g.Go(func() error { resyncSecrets(ctx, store, log); return nil })
 		g.Go(func() error { events.Run(ctx); return nil })
+	}
+	if kube != nil && c.RevalidateInterval > 0 {
+		r := revalidate.New(revalidate.Options{
+			Admitter: admitter, Pods: kube.runningPods, Revision: func() uint64 { return store.Snapshot().Revision },
+			Interval: c.RevalidateInterval, Skip: c.RevalidateSkip, Report: events.NonCompliant, Log: log,
+		}, reg)
+		g.Go(func() error {
+			if err := waitReady(ctx, store); err != nil {
+				return nil
+			}
+			r.Run(ctx)
+			return nil
+		})
 	}
 	g.Go(func() error { runCerts(ctx); return nil })
 	tlsCfg := &tls.Config{GetCertificate: src.GetCertificate, MinVersion: tls.VersionTLS12}
@@ -302,4 +318,32 @@ func eventSink(events *kubeevents.Recorder) webhook.EventSink {
 		return nil
 	}
 	return events
+}
+
+// runningPods lists every pod of the cluster, a page at a time.
+func (k *kubeClients) runningPods(ctx context.Context) ([]corev1.Pod, error) {
+	var out []corev1.Pod
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := k.client.CoreV1().Pods("").List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list.Items...)
+		if opts.Continue = list.Continue; opts.Continue == "" {
+			return out, nil
+		}
+	}
+}
+
+// waitReady returns once the policies have loaded, or ctx ends.
+func waitReady(ctx context.Context, store *policy.Store) error {
+	for !store.Ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }

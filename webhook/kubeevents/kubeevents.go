@@ -54,11 +54,21 @@ func New(client kubernetes.Interface, log *slog.Logger) *Recorder {
 
 // Denied implements webhook.EventSink.
 func (r *Recorder) Denied(req *admissionv1.AdmissionRequest, d *webhook.Decision) {
+	r.record(req, d, "Denied")
+}
+
+// NonCompliant records that a running object would now be denied, as found
+// by revalidation; the message is the denial it would get.
+func (r *Recorder) NonCompliant(req *admissionv1.AdmissionRequest, d *webhook.Decision) {
+	r.record(req, d, "NonCompliant")
+}
+
+func (r *Recorder) record(req *admissionv1.AdmissionRequest, d *webhook.Decision, reason string) {
 	name := req.Name
 	if name == "" {
 		name = generateName(req)
 	}
-	if !r.admit(req.Namespace + "/" + req.Kind.Kind + "/" + name + "/" + string(d.Reason) + "/" + d.Policy) {
+	if !r.admit(reason + "/" + req.Namespace + "/" + req.Kind.Kind + "/" + name + "/" + string(d.Reason) + "/" + d.Policy) {
 		return
 	}
 	now := metav1.NewTime(r.now())
@@ -72,7 +82,7 @@ func (r *Recorder) Denied(req *admissionv1.AdmissionRequest, d *webhook.Decision
 			Kind: req.Kind.Kind, Namespace: req.Namespace, Name: name,
 			APIVersion: apiVersion(req.Kind.Group, req.Kind.Version),
 		},
-		Reason: "Denied", Message: msg, Type: corev1.EventTypeWarning, Count: 1,
+		Reason: reason, Message: msg, Type: corev1.EventTypeWarning, Count: 1,
 		FirstTimestamp: now, LastTimestamp: now,
 		Source:              corev1.EventSource{Component: Component},
 		ReportingController: "gatehouse.dev/gatehouse", ReportingInstance: Component,

@@ -50,8 +50,8 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	if alerts < 8 {
-		t.Errorf("%d alerts, want the 8 docs/monitoring.md explains", alerts)
+	if alerts < 9 {
+		t.Errorf("%d alerts, want the 9 docs/monitoring.md explains", alerts)
 	}
 }
 

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"gatehouse.dev/gatehouse/e2e/stack"
+	"gatehouse.dev/gatehouse/policy"
+)
+
+// A running pod, admitted under a policy, is judged again when the policy
+// changes: trusting another key now, gatehouse reports the pod
+// non-compliant (a NonCompliant Event and the gauge) and leaves it running.
+func TestRevalidation(t *testing.T) {
+	ctx := need(t)
+	ref, digest, err := suite.PushImage(ctx, "reval/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.Cosign.Sign(ctx, suite.Registry+"/reval/app@"+digest); err != nil {
+		t.Fatal(err)
+	}
+	p := stack.ClusterPolicy("reval", []string{suite.Registry + "/reval/**"}, "ci", suite.Cosign.PublicKey, "")
+	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.WaitPolicy(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createPod(ctx, newPod("reval", ref), false); err != nil {
+		t.Fatalf("signed pod denied: %v", err)
+	}
+	// The release key is replaced: the running pod's signature no longer counts.
+	cur, err := suite.Dynamic.Resource(policy.ClusterImagePolicies).Get(ctx, "reval", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorities := []any{map[string]any{"name": "ci", "key": map[string]any{"data": suite.Cosign3.PublicKey}}}
+	if err := unstructured.SetNestedSlice(cur.Object, authorities, "spec", "authorities"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := suite.Dynamic.Resource(policy.ClusterImagePolicies).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gauge := `gatehouse_noncompliant_pods{decision="deny",policy="ClusterImagePolicy/reval",reason="untrusted-signer"}`
+	var event bool
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		list, err := suite.Client.CoreV1().Events(stack.AppNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list.Items {
+			event = event || (e.InvolvedObject.Name == "reval" && e.Reason == "NonCompliant" && e.Type == "Warning")
+		}
+		if event && scrape(ctx, t, gauge) != "" {
+			break
+		}
+	}
+	if !event || scrape(ctx, t, gauge) == "" {
+		t.Fatalf("after the key change: NonCompliant event %v, gauge %q", event, scrape(ctx, t, gauge))
+	}
+	if _, err := suite.Client.CoreV1().Pods(stack.AppNamespace).Get(ctx, "reval", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the non-compliant pod was not left running: %v", err)
+	}
+}

@@ -1,0 +1,101 @@
+package revalidate_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
+	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/registry"
+	"gatehouse.dev/gatehouse/verify/verifytest"
+	"gatehouse.dev/gatehouse/webhook"
+	"gatehouse.dev/gatehouse/webhook/revalidate"
+)
+
+func pod(ns, name, image string, phase corev1.PodPhase) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}, Status: corev1.PodStatus{Phase: phase}}
+}
+
+// A pass judges the running pods as the webhook would admit them now, and
+// reports those it would deny, by policy and reason; skipped namespaces and
+// finished pods are not judged. Nothing is evicted: the list is read only.
+func TestPass(t *testing.T) {
+	host := verifytest.Registry(t)
+	key, rotated := verifytest.NewKey(t), verifytest.NewKey(t)
+	signed := verifytest.PushImage(t, host+"/app/signed:v1")
+	verifytest.Sign(t, host+"/app/signed", signed, key, verifytest.Payload(host+"/app/signed", signed))
+	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
+	store := policy.NewStore()
+	apply := func(pem string) {
+		if err := store.Apply(policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "ci", Spec: v1alpha1.ImagePolicySpec{
+			Images: []v1alpha1.ImageGlob{{Glob: host + "/**"}}, Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: pem}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(key.PublicPEM)
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := webhook.NewAdmitter(webhook.Config{Verifier: v, Policies: store, Unmatched: webhook.Deny, InfraFailure: webhook.Deny,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := []corev1.Pod{
+		pod("team", "signed", host+"/app/signed@"+signed.String(), corev1.PodRunning),
+		pod("team", "unsigned", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning),
+		pod("kube-system", "exempt", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning),
+		pod("team", "done", host+"/app/unsigned@"+unsigned.String(), corev1.PodSucceeded),
+	}
+	var reported []string
+	reg := prometheus.NewRegistry()
+	r := revalidate.New(revalidate.Options{
+		Admitter: a, Pods: func(context.Context) ([]corev1.Pod, error) { return pods, nil },
+		Revision: func() uint64 { return store.Snapshot().Revision }, Interval: time.Hour, Skip: []string{"kube-system"},
+		Report: func(req *admissionv1.AdmissionRequest, d *webhook.Decision) {
+			reported = append(reported, req.Name+"/"+string(d.Reason))
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, reg)
+	r.Pass(context.Background())
+	gauge := func(decision, reason string) float64 {
+		n, err := testutil.GatherAndCount(reg, "gatehouse_noncompliant_pods")
+		if err != nil || n == 0 {
+			return 0
+		}
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				l := map[string]string{}
+				for _, lp := range m.GetLabel() {
+					l[lp.GetName()] = lp.GetValue()
+				}
+				if mf.GetName() == "gatehouse_noncompliant_pods" && l["decision"] == decision && l["policy"] == "ClusterImagePolicy/ci" && l["reason"] == reason {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	if got := gauge("deny", "unsigned"); got != 1 || len(reported) != 1 || reported[0] != "unsigned/unsigned" {
+		t.Fatalf("after the first pass: %v non-compliant, reported %v", got, reported)
+	}
+	// The key rotates: the signed pod is now signed by an untrusted key.
+	apply(rotated.PublicPEM)
+	r.Pass(context.Background())
+	if got := gauge("deny", "untrusted-signer"); got != 1 {
+		t.Fatalf("after the key rotation: %v pods untrusted-signer", got)
+	}
+}
