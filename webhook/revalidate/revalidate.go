@@ -54,7 +54,7 @@ func New(o Options, reg prometheus.Registerer) *Revalidator {
 	r := &Revalidator{o: o,
 		noncompl: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gatehouse_noncompliant_pods",
-			Help: "Running pods that would now be denied (decision deny) or warned about (warn), by the policy and reason class of the failure, as of the last revalidation pass.",
+			Help: "Running pods that would now be denied (decision deny), warned about (warn) or fail an audit-mode policy (audit), by the policy and reason class of the failure, as of the last revalidation pass.",
 		}, []string{"decision", "policy", "reason"}),
 		passes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_revalidation_passes_total",
@@ -107,13 +107,19 @@ func (r *Revalidator) Pass(ctx context.Context) {
 		}
 		d := r.o.Admitter.Admit(ctx, req, false)
 		label := d.Label()
-		if label != "deny" && label != "warn" {
+		if label == "allow" && len(d.Audit) > 0 {
+			label = "audit" // admitted, but an audit-mode policy fails
+		}
+		if label != "deny" && label != "warn" && label != "audit" {
 			continue
 		}
 		counts[[3]string{label, d.Policy, string(d.Reason)}]++
 		r.o.Log.Info("revalidation: a running pod would not be admitted now", "namespace", p.Namespace, "pod", p.Name,
 			"decision", label, "policy", d.Policy, "reason", d.Reason, "denials", d.Denials, "warnings", d.Warnings)
 		if r.o.Report != nil {
+			if label != "deny" { // the event's message is the failures, whatever the mode
+				d.Denials = append(slices.Clone(d.Warnings), d.Audit...)
+			}
 			r.o.Report(req, &d)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,40 @@ func TestPass(t *testing.T) {
 	r.Pass(context.Background())
 	if got := gauge("deny", "untrusted-signer"); got != 1 {
 		t.Fatalf("after the key rotation: %v pods untrusted-signer", got)
+	}
+}
+
+// Pods that only fail an audit-mode policy are reported too, as audit.
+func TestPassReportsAuditMode(t *testing.T) {
+	host := verifytest.Registry(t)
+	key := verifytest.NewKey(t)
+	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
+	store := policy.NewStore()
+	if err := store.Apply(policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "ci", Spec: v1alpha1.ImagePolicySpec{Mode: v1alpha1.ModeAudit,
+		Images: []v1alpha1.ImageGlob{{Glob: host + "/**"}}, Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: key.PublicPEM}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := webhook.NewAdmitter(webhook.Config{Verifier: v, Policies: store, Unmatched: webhook.Deny, InfraFailure: webhook.Deny,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	r := revalidate.New(revalidate.Options{Admitter: a, Revision: func() uint64 { return 0 }, Interval: time.Hour,
+		Pods: func(context.Context) ([]corev1.Pod, error) {
+			return []corev1.Pod{pod("team", "audited", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning)}, nil
+		}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, reg)
+	r.Pass(context.Background())
+	want := `
+# HELP gatehouse_noncompliant_pods Running pods that would now be denied (decision deny), warned about (warn) or fail an audit-mode policy (audit), by the policy and reason class of the failure, as of the last revalidation pass.
+# TYPE gatehouse_noncompliant_pods gauge
+gatehouse_noncompliant_pods{decision="audit",policy="ClusterImagePolicy/ci",reason="unsigned"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gatehouse_noncompliant_pods"); err != nil {
+		t.Fatal(err)
 	}
 }
