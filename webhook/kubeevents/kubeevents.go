@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,9 @@ func (r *Recorder) record(req *admissionv1.AdmissionRequest, d *webhook.Decision
 	}
 	now := metav1.NewTime(r.now())
 	msg := d.Message(req.Kind.Kind, req.Namespace, name)
+	if reason == "NonCompliant" {
+		msg = fmt.Sprintf("gatehouse finds running %s %s/%s non-compliant: %s", req.Kind.Kind, req.Namespace, name, strings.Join(d.Denials, "; "))
+	}
 	if len(msg) > MaxMessage {
 		msg = msg[:MaxMessage-3] + "..."
 	}
