@@ -73,12 +73,12 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	if err != nil {
 		return registryFailure(what, err)
 	}
-	referred, err := attest.FetchReferrers(ctx, repo, target.Digest, types...)
+	src := &referrersOnce{Repo: repo} // DSSE referrers and bundles: one listing
+	referred, err := attest.FetchReferrers(ctx, src, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}
-
-	bundles, err := sigstorebundle.FetchAttestations(ctx, repo, target.Digest, types...)
+	bundles, err := sigstorebundle.FetchAttestations(ctx, src, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
 	}
@@ -233,4 +233,25 @@ func peekBundle(raw []byte) string {
 		return ""
 	}
 	return peekEnvelope([]byte(fmt.Sprintf(`{"payload":%q,"signatures":[{}]}`, env.Payload)))
+}
+
+// referrersOnce is a registry.Repo that lists a digest's referrers once,
+// for the fetchers that each look at them.
+type referrersOnce struct {
+	*registry.Repo
+	digest v1.Hash
+	refs   []v1.Descriptor
+	listed bool
+}
+
+func (r *referrersOnce) Referrers(ctx context.Context, digest v1.Hash) ([]v1.Descriptor, error) {
+	if r.listed && r.digest == digest {
+		return r.refs, nil
+	}
+	refs, err := r.Repo.Referrers(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	r.digest, r.refs, r.listed = digest, refs, true
+	return refs, nil
 }
