@@ -8,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -132,53 +132,18 @@ func (o *offline) decide(ctx context.Context, req *admissionv1.AdmissionRequest)
 	return o.admitter.Admit(ctx, req, false), patch
 }
 
-// applyPatch applies replace operations (the only kind gatehouse makes) to
-// the JSON object raw.
+// applyPatch applies the JSON patch gatehouse's mutating webhook returns
+// to the JSON object raw.
 func applyPatch(raw []byte, ops []webhook.PatchOp) ([]byte, error) {
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	ops64, err := json.Marshal(ops)
+	if err != nil {
 		return nil, err
 	}
-	for _, op := range ops {
-		if op.Op != "replace" {
-			return nil, fmt.Errorf("patch operation %q", op.Op)
-		}
-		if err := replaceAt(doc, op.Path, op.Value); err != nil {
-			return nil, err
-		}
+	patch, err := jsonpatch.DecodePatch(ops64)
+	if err != nil {
+		return nil, err
 	}
-	return json.Marshal(doc)
-}
-
-// replaceAt sets the value at the JSON pointer path of doc.
-func replaceAt(doc any, path, value string) error {
-	tokens := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	cur := doc
-	for i, tok := range tokens {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		last := i == len(tokens)-1
-		switch c := cur.(type) {
-		case map[string]any:
-			if last {
-				c[tok] = value
-				return nil
-			}
-			cur = c[tok]
-		case []any:
-			n, err := strconv.Atoi(tok)
-			if err != nil || n < 0 || n >= len(c) {
-				return fmt.Errorf("path %s: no element %s", path, tok)
-			}
-			if last {
-				c[n] = value
-				return nil
-			}
-			cur = c[n]
-		default:
-			return fmt.Errorf("path %s: nothing at %s", path, tok)
-		}
-	}
-	return fmt.Errorf("path %s: empty", path)
+	return patch.Apply(raw)
 }
 
 // podOf is a Pod in namespace running images, named gatehouse-verify.
