@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,15 +67,8 @@ func vulnReport(finished time.Time, severity string) string {
 // the same message as a warning.
 func TestAttestations(t *testing.T) {
 	ctx := need(t)
-	tools, err := env.FindTools()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	builder, err := stack.NewCosign(ctx, tools.Cosign, filepath.Join(dir, "builder"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	builder := newBuilder(ctx, t, dir)
 	scanner := suite.Cosign3
 	file := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -179,4 +173,19 @@ func TestAttestations(t *testing.T) {
 	_, err = createPod(ctx, newPod("att-unattested", unattested), true)
 	wantDenied(t, err, fmt.Sprintf(`attestation-missing: %s has no verified https://slsa.dev/provenance/v1 attestation signed by "signer"`, digest),
 		"(0 of that type attached); ClusterImagePolicy/attestations requires one (attestation \"provenance\"). Fix: attest the image by digest, e.g. cosign attest --type slsaprovenance1")
+}
+
+// newBuilder is a CI builder's own key pair, made by the real cosign v2
+// in dir, to sign attestations apart from the image signers.
+func newBuilder(ctx context.Context, t *testing.T, dir string) *stack.Cosign {
+	t.Helper()
+	tools, err := env.FindTools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	builder, err := stack.NewCosign(ctx, tools.Cosign, filepath.Join(dir, "builder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return builder
 }

@@ -72,10 +72,7 @@ func TestSyftSBOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	builder, err := stack.NewCosign(ctx, tools.Cosign, filepath.Join(dir, "builder"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	builder := newBuilder(ctx, t, dir)
 	ref, digest := pushNodeApp(t, "sbom/app")
 	byDigest := suite.Registry + "/sbom/app@" + digest
 	if err := suite.Cosign.Sign(ctx, byDigest); err != nil {

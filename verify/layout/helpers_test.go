@@ -2,6 +2,7 @@ package layout_test
 
 import (
 	"crypto/x509/pkix"
+	"github.com/google/go-containerregistry/pkg/name"
 	"testing"
 
 	"gatehouse.dev/gatehouse/verify"
@@ -37,4 +38,17 @@ func verifier(t *testing.T, c *registry.Client) *verify.Verifier {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func references(t *testing.T, refs ...string) []name.Reference {
+	t.Helper()
+	var out []name.Reference
+	for _, s := range refs {
+		ref, err := name.ParseReference(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ref)
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"encoding/json"
-	"github.com/google/go-containerregistry/pkg/name"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,15 +33,7 @@ func TestRecordThenServe(t *testing.T) {
 	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
 
 	dir := filepath.Join(t.TempDir(), "layout")
-	var refs []name.Reference
-	for _, s := range []string{repo + ":v1", host + "/app/multi:v2", host + "/app/unsigned@" + unsigned.String()} {
-		ref, err := name.ParseReference(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, ref)
-	}
-	if err := layout.Record(context.Background(), dir, refs); err != nil {
+	if err := layout.Record(context.Background(), dir, references(t, repo+":v1", host+"/app/multi:v2", host+"/app/unsigned@"+unsigned.String())); err != nil {
 		t.Fatal(err)
 	}
 	rt, err := layout.Serve(dir)
@@ -99,15 +90,7 @@ func TestServeKeepsRegistriesApart(t *testing.T) {
 	a, b := verifytest.Registry(t), verifytest.Registry(t)
 	da, db := verifytest.PushImage(t, a+"/team/app:v1"), verifytest.PushImage(t, b+"/team/app:v1")
 	dir := filepath.Join(t.TempDir(), "layout")
-	var refs []name.Reference
-	for _, s := range []string{a + "/team/app:v1", b + "/team/app:v1"} {
-		ref, err := name.ParseReference(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, ref)
-	}
-	if err := layout.Record(context.Background(), dir, refs); err != nil {
+	if err := layout.Record(context.Background(), dir, references(t, a+"/team/app:v1", b+"/team/app:v1")); err != nil {
 		t.Fatal(err)
 	}
 	rt, err := layout.Serve(dir)

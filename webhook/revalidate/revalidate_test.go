@@ -28,6 +28,21 @@ func pod(ns, name, image string, phase corev1.PodPhase) corev1.Pod {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}, Status: corev1.PodStatus{Phase: phase}}
 }
 
+// admitter decides as the webhook does, with store's policies.
+func admitter(t *testing.T, store *policy.Store) *webhook.Admitter {
+	t.Helper()
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := webhook.NewAdmitter(webhook.Config{Verifier: v, Policies: store, Unmatched: webhook.Deny, InfraFailure: webhook.Deny,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // A pass judges the running pods as the webhook would admit them now, and
 // reports those it would deny, by policy and reason; skipped namespaces and
 // finished pods are not judged. Nothing is evicted: the list is read only.
@@ -45,15 +60,7 @@ func TestPass(t *testing.T) {
 		}
 	}
 	apply(key.PublicPEM)
-	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := webhook.NewAdmitter(webhook.Config{Verifier: v, Policies: store, Unmatched: webhook.Deny, InfraFailure: webhook.Deny,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := admitter(t, store)
 	pods := []corev1.Pod{
 		pod("team", "signed", host+"/app/signed@"+signed.String(), corev1.PodRunning),
 		pod("team", "unsigned", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning),
@@ -111,17 +118,8 @@ func TestPassReportsAuditMode(t *testing.T) {
 		Images: []v1alpha1.ImageGlob{{Glob: host + "/**"}}, Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: key.PublicPEM}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := webhook.NewAdmitter(webhook.Config{Verifier: v, Policies: store, Unmatched: webhook.Deny, InfraFailure: webhook.Deny,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	r := revalidate.New(revalidate.Options{Admitter: a, Revision: func() uint64 { return 0 }, Interval: time.Hour,
+	r := revalidate.New(revalidate.Options{Admitter: admitter(t, store), Revision: func() uint64 { return 0 }, Interval: time.Hour,
 		Pods: func(context.Context) ([]corev1.Pod, error) {
 			return []corev1.Pod{pod("team", "audited", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning)}, nil
 		}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, reg)
