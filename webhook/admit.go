@@ -182,7 +182,7 @@ func (a *Admitter) verifyOne(ctx context.Context, set *policy.Set, base *rego.In
 		v.Result.Error = &verify.Error{Reason: verify.ReasonRegistryError, Message: "reading pull secrets: " + err.Error()}
 	} else {
 		req := verify.Request{Image: v.Ref, Keychain: kc, Authorities: policy.Authorities(matched), Attestations: policy.Checks(matched),
-			Config: slices.ContainsFunc(matched, func(p *policy.Policy) bool { return p.Rego != nil })}
+			Config: withRego && slices.ContainsFunc(matched, func(p *policy.Policy) bool { return p.Rego != nil })} // only modules read it
 		if slices.ContainsFunc(matched, (*policy.Policy).NeedsPlatforms) {
 			os, arch := w.Platforms()
 			req.Platforms = &verify.Platforms{OS: os, Arch: arch}
