@@ -49,7 +49,7 @@ func TestDenialEventAndMetrics(t *testing.T) {
 	if line := scrape(ctx, t, want); line == "" {
 		t.Fatalf("/metrics has no %s", want)
 	}
-	for _, series := range []string{`gatehouse_registry_requests_total{code="2xx",registry="` + suite.Registry + `"}`, `gatehouse_verification_step_duration_seconds_count{step="resolve"}`} {
+	for _, series := range []string{`gatehouse_registry_requests_total{code="2xx",registry="` + suite.Registry + `"}`, `gatehouse_verification_step_duration_seconds_count{step="resolve"}`, `gatehouse_verification_step_duration_seconds_count{step="signature-fetch"}`, `gatehouse_verification_step_duration_seconds_count{step="signature-verify"}`} {
 		if scrape(ctx, t, series) == "" {
 			t.Errorf("/metrics has no %s", series)
 		}

@@ -57,11 +57,12 @@ const (
 // the checks ask for, and verifies them. AttestationsFound counts those
 // fetched per the predicate type they claim.
 func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, checks []AttestationCheck, res *Result) *Error {
-	defer v.timed(StepAttestations, time.Now())
 	key := attestationKey(target.Digest.String(), checks)
-	if v.attestationsFromCache(key, res) {
+	if v.attestationsFromCache(key, res) { // not timed: the cache metrics count hits
 		return nil
 	}
+	sw := newSplit()
+	defer v.observe(sw, StepAttestationFetch, StepAttestationVerify)
 	ctx, cancel := v.step(ctx)
 	defer cancel()
 	what := "fetching attestations of " + repo.Name().String() + "@" + target.Digest.String()
@@ -69,6 +70,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		types = append(types, c.PredicateType)
 	}
+	t := time.Now()
 	legacy, err := attest.Fetch(ctx, repo, target.Digest, types...)
 	if err != nil {
 		return registryFailure(what, err)
@@ -82,6 +84,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	if err != nil {
 		return registryFailure(what, err)
 	}
+	sw.fetched(t)
 	res.Attestations, res.AttestationsFound = []Attestation{}, map[string]int{}
 	for _, env := range append(slices.Clone(legacy), referred...) {
 		res.AttestationsFound[peekEnvelope(env)]++

@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,4 +192,80 @@ func TestAttestationsPileUp(t *testing.T) {
 	if got := r.Attestations[0].Vulnerabilities.ScanFinishedOn.Format("2006-01-02"); got != "2026-12-06" {
 		t.Fatalf("newest read first: %s, want 2026-12-06", got)
 	}
+}
+
+// Each verification step is timed apart: registry fetches are counted to the
+// fetch steps, checking to the verify steps, and a cache hit to neither.
+func TestStepsTimed(t *testing.T) {
+	host := verifytest.Registry(t)
+	ci, builder := verifytest.NewKey(t), verifytest.NewKey(t)
+	repo := host + "/att/steps"
+	d := verifytest.PushImage(t, repo+":v1")
+	verifytest.Sign(t, repo, d, ci, verifytest.Payload(repo, d))
+	verifytest.Attest(t, repo, d, builder, attest.SLSAProvenanceV1, []byte(provenance))
+	signer, err := verify.ParseKey(ci.PublicPEM, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := verify.ParseKey(builder.PublicPEM, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const delay = 20 * time.Millisecond // each registry request takes at least this long
+	steps := &stepRecorder{}
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: slowTransport(delay)}), Cache: verify.NewCache(100, time.Hour, time.Minute), Observer: steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{{ID: "p/ci", Key: signer}},
+		Attestations: []verify.AttestationCheck{{ID: "p/attestations/a", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{{ID: "p/attestations/a/b", Key: att}}}}}
+	if res := v.Verify(context.Background(), req); res.Error != nil || len(res.Attestations) != 1 {
+		t.Fatalf("verify: %+v", res)
+	}
+	got := steps.take()
+	for _, s := range []string{verify.StepResolve, verify.StepSignatureFetch, verify.StepSignatureVerify, verify.StepAttestationFetch, verify.StepAttestationVerify} {
+		if len(got[s]) != 1 {
+			t.Errorf("step %s observed %d times, want once: %v", s, len(got[s]), got)
+		}
+	}
+	for _, s := range []string{verify.StepSignatureFetch, verify.StepAttestationFetch} {
+		if len(got[s]) == 1 && got[s][0] < delay {
+			t.Errorf("step %s took %v, less than one registry request (%v): fetches are not counted to it", s, got[s][0], delay)
+		}
+	}
+	if res := v.Verify(context.Background(), req); !res.Cached {
+		t.Fatalf("second verification not cached: %+v", res)
+	}
+	if got := steps.take(); len(got) != 0 {
+		t.Errorf("a cache hit was timed: %v", got)
+	}
+}
+
+type stepRecorder struct {
+	mu    sync.Mutex
+	steps map[string][]time.Duration
+}
+
+func (r *stepRecorder) ObserveStep(step string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.steps == nil {
+		r.steps = map[string][]time.Duration{}
+	}
+	r.steps[step] = append(r.steps[step], d)
+}
+
+func (r *stepRecorder) take() map[string][]time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.steps
+	r.steps = nil
+	return s
+}
+
+type slowTransport time.Duration
+
+func (s slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(time.Duration(s))
+	return http.DefaultTransport.RoundTrip(r)
 }

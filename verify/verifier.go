@@ -37,20 +37,44 @@ type StepObserver interface {
 
 // Steps of a verification, as StepObserver names them.
 const (
-	StepResolve      = "resolve"      // tag or digest to manifest
-	StepSignatures   = "signatures"   // fetch and verify signatures (the cache answers too)
-	StepAttestations = "attestations" // fetch and verify attestations
-	StepConfig       = "config"       // fetch the image configuration
+	StepResolve           = "resolve"            // tag or digest to manifest
+	StepSignatureFetch    = "signature-fetch"    // download signatures from the registry
+	StepSignatureVerify   = "signature-verify"   // check them against the authorities
+	StepAttestationFetch  = "attestation-fetch"  // download attestations from the registry
+	StepAttestationVerify = "attestation-verify" // check and parse them
+	StepConfig            = "config"             // fetch the image configuration
 )
 
 // Steps lists every step, for metrics and documentation.
-var Steps = []string{StepResolve, StepSignatures, StepAttestations, StepConfig}
+var Steps = []string{StepResolve, StepSignatureFetch, StepSignatureVerify, StepAttestationFetch, StepAttestationVerify, StepConfig}
 
 // timed reports the time since start to the observer, if any.
 func (v *Verifier) timed(step string, start time.Time) {
 	if v.opts.Observer != nil {
 		v.opts.Observer.ObserveStep(step, time.Since(start))
 	}
+}
+
+// split times a step whose registry fetches interleave with checking: the
+// fetches add up to one step, the rest of the time to the other.
+type split struct {
+	start time.Time
+	fetch time.Duration
+}
+
+func newSplit() *split { return &split{start: time.Now()} }
+
+// fetched adds the time since start to the fetch side.
+func (s *split) fetched(start time.Time) { s.fetch += time.Since(start) }
+
+// observe reports both sides to the observer, if any.
+func (v *Verifier) observe(s *split, fetchStep, checkStep string) {
+	if v.opts.Observer == nil {
+		return
+	}
+	total := time.Since(s.start)
+	v.opts.Observer.ObserveStep(fetchStep, s.fetch)
+	v.opts.Observer.ObserveStep(checkStep, max(total-s.fetch, 0))
 }
 
 // Verifier verifies images. It is safe for concurrent use.
@@ -190,17 +214,20 @@ type signed struct {
 // which authorities' verified, from the cache or the registry. Each format
 // is fetched only when the formats before it left authorities unsatisfied.
 func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target v1.Descriptor, authorities []Authority) (signed, *Error) {
-	defer v.timed(StepSignatures, time.Now())
 	digest := target.Digest
 	key := cacheKey(digest.String(), authorities)
 	var hit Result
-	if v.fromCache(key, &hit) {
+	if v.fromCache(key, &hit) { // not timed: the cache metrics count hits
 		return signed{found: hit.SignaturesFound, signatures: hit.Signatures, rejected: hit.Rejected, cached: true}, nil
 	}
+	sw := newSplit()
+	defer v.observe(sw, StepSignatureFetch, StepSignatureVerify)
 	what := "fetching signatures of " + repo.Name().String() + "@" + digest.String()
 	ctx, cancel := v.step(ctx)
 	defer cancel()
+	t := time.Now()
 	legacy, err := cosign.Fetch(ctx, repo, digest)
+	sw.fetched(t)
 	if err != nil {
 		return signed{}, registryFailure(what, err)
 	}
@@ -214,7 +241,9 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target
 		}
 	}
 	if len(missing) > 0 { // cosign v3 writes bundles: look there only when needed
+		t := time.Now()
 		bundles, err := sigstorebundle.Fetch(ctx, repo, digest, sigstorebundle.SignPredicateType)
+		sw.fetched(t)
 		if err != nil {
 			return signed{}, registryFailure(what, err)
 		}
@@ -228,7 +257,7 @@ func (v *Verifier) signaturesOf(ctx context.Context, repo *registry.Repo, target
 		})
 	}
 	if slices.ContainsFunc(missing, func(a Authority) bool { return a.Notation != nil }) {
-		if err := checkNotation(ctx, repo, target, missing, &res); err != nil {
+		if err := checkNotation(ctx, repo, target, missing, &res, sw); err != nil {
 			return signed{}, registryFailure(what, err)
 		}
 	}
@@ -287,8 +316,10 @@ func checkBundles(a Authority, bundles [][]byte, digest v1.Hash) (Signature, boo
 
 // checkNotation fetches the notation signatures of target and adds to res
 // those of the notation authorities among missing.
-func checkNotation(ctx context.Context, repo *registry.Repo, target v1.Descriptor, missing []Authority, res *signed) error {
+func checkNotation(ctx context.Context, repo *registry.Repo, target v1.Descriptor, missing []Authority, res *signed, sw *split) error {
+	t := time.Now()
 	sigs, err := notation.Fetch(ctx, repo, target.Digest)
+	sw.fetched(t)
 	if err != nil {
 		return err
 	}
