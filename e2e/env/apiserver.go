@@ -33,6 +33,7 @@ type APIServer struct {
 	Client     *kubernetes.Clientset // built from Config
 	CAFile     string                // CA bundle for the self-signed serving cert
 	Kubeconfig string                // admin kubeconfig file, for humans and tools
+	AuditLog   string                // JSON lines, one per event, Metadata level
 	Proc       *Proc
 }
 
@@ -66,8 +67,9 @@ func (e *Env) StartAPIServer(ctx context.Context, etcdURL string) (*APIServer, e
 
 func (e *Env) startAPIServer(ctx context.Context, name, dir, etcdURL, token string, port int) (*APIServer, error) {
 	a := &APIServer{
-		URL:    fmt.Sprintf("https://127.0.0.1:%d", port),
-		CAFile: filepath.Join(dir, "certs", "apiserver.crt"), // written by kube-apiserver
+		URL:      fmt.Sprintf("https://127.0.0.1:%d", port),
+		CAFile:   filepath.Join(dir, "certs", "apiserver.crt"), // written by kube-apiserver
+		AuditLog: filepath.Join(dir, "audit.log"),
 	}
 	p, err := e.startInfra(ctx, name, a.readyProbe(token), e.Tools.KubeAPIServer,
 		"--etcd-servers="+etcdURL,
@@ -81,6 +83,11 @@ func (e *Env) startAPIServer(ctx context.Context, name, dir, etcdURL, token stri
 		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
+		// The audit log records what admission webhooks annotate.
+		"--audit-policy-file="+filepath.Join(dir, "audit-policy.yaml"),
+		"--audit-log-path="+a.AuditLog,
+		"--audit-log-format=json",
+		"--audit-log-mode=blocking",
 		// The endpoints of service "kubernetes" cannot be a loopback
 		// address; without this the reconciler logs a failure every 10 s.
 		"--endpoint-reconciler-type=none")
@@ -167,6 +174,21 @@ func (a *APIServer) writeKubeconfig(path string) error {
 
 // writeAPIServerFiles writes the service-account key pair and a token file
 // with one random admin token, which it returns.
+// auditPolicy logs pod and workload requests at Metadata level, which
+// carries the admission webhooks' annotations, and nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources:
+  - group: ""
+    resources: [pods]
+  - group: apps
+    resources: [deployments]
+- level: None
+`
+
 func writeAPIServerFiles(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -187,9 +209,10 @@ func writeAPIServerFiles(dir string) (string, error) {
 	rand.Read(tok)
 	token := hex.EncodeToString(tok)
 	files := map[string][]byte{
-		"sa.key":     pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: priv}),
-		"sa.pub":     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
-		"tokens.csv": []byte(token + ",admin,admin,system:masters\n"),
+		"sa.key":            pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: priv}),
+		"sa.pub":            pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
+		"tokens.csv":        []byte(token + ",admin,admin,system:masters\n"),
+		"audit-policy.yaml": []byte(auditPolicy),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
