@@ -183,7 +183,10 @@ func TestResyncRereadsConfigMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := func() string { return s.Snapshot().cluster[0].Authorities[0].SignerID() }
-	before := signer()
+	before, rev := signer(), s.Snapshot().Revision
+	if err := s.Resync(); err != nil || s.Snapshot().Revision != rev {
+		t.Fatalf("resync of an unchanged ConfigMap: error %v, revision %d, want %d", err, s.Snapshot().Revision, rev)
+	}
 	cluster.configMaps["gatehouse-system/sigstore"][DefaultTrustedRootKey] = second.TrustedRoot(t, verifytest.RootOptions{})
 	if err := s.Resync(); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,11 @@ func TestResyncRereadsSecrets(t *testing.T) {
 	}
 	keyID := func() string { return s.Snapshot().cluster[0].Authorities[0].Key.ID }
 	before, rev := keyID(), s.Snapshot().Revision
+	// An unchanged Secret publishes nothing: no revalidation pass, no new
+	// last-change time.
+	if err := s.Resync(); err != nil || s.Snapshot().Revision != rev {
+		t.Fatalf("resync of an unchanged Secret: error %v, revision %d, want %d", err, s.Snapshot().Revision, rev)
+	}
 	secrets["gatehouse-system/ci-key"]["cosign.pub"] = []byte(second)
 	if err := s.Resync(); err != nil {
 		t.Fatal(err)

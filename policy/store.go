@@ -21,6 +21,8 @@ type Store struct {
 	objects  map[string]Object  // the latest revision applied, for Resync
 	secrets  SecretReader       // reads keys kept in Secrets (and trusted roots in ConfigMaps); nil: none
 	errs     map[string]error   // objects whose latest revision was refused
+	gens     map[string]int64   // the generation of each object's latest revision, by source/ID
+	prints   map[string]string  // the fingerprint of each serving policy, by ID
 	revision uint64
 	pending  map[string]bool // sources that have not finished their first load
 	current  atomic.Pointer[Set]
@@ -31,7 +33,7 @@ type Store struct {
 // NewStore returns an empty store that is ready once every named source has
 // called Synced.
 func NewStore(sources ...string) *Store {
-	s := &Store{policies: map[string]*Policy{}, owner: map[string]string{}, objects: map[string]Object{}, errs: map[string]error{}, pending: map[string]bool{}}
+	s := &Store{policies: map[string]*Policy{}, owner: map[string]string{}, objects: map[string]Object{}, errs: map[string]error{}, gens: map[string]int64{}, prints: map[string]string{}, pending: map[string]bool{}}
 	for _, src := range sources {
 		s.pending[src] = true
 	}
@@ -43,9 +45,10 @@ func NewStore(sources ...string) *Store {
 // previous good revision of the same object (if any) keeps serving, and the
 // error is returned and kept for Errors.
 func (s *Store) Apply(o Object) error {
-	p, err := s.compile(o)
+	p, print, err := s.compile(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gens[o.Source+"/"+o.ID()] = o.Generation
 	if owner, ok := s.owner[o.ID()]; ok && owner != o.Source {
 		// Two sources, one name: replacing one with the other silently, and
 		// losing both when one is deleted, would be worse than refusing.
@@ -60,20 +63,52 @@ func (s *Store) Apply(o Object) error {
 		return err
 	}
 	delete(s.errs, o.ID())
-	s.policies[o.ID()] = p
 	s.owner[o.ID()] = o.Source
+	if _, serving := s.policies[o.ID()]; serving && s.prints[o.ID()] == print {
+		return nil // the same policy again (a re-read of unchanged Secrets): nothing to publish
+	}
+	s.policies[o.ID()] = p
+	s.prints[o.ID()] = print
 	s.publish()
 	return nil
 }
 
 // refuse records err for the object with the given ID when its latest
-// revision could not even be decoded; the previous good revision, if any,
-// keeps serving, as with Apply.
-func (s *Store) refuse(id string, err error) {
+// revision (of the given generation) could not even be decoded; the
+// previous good revision, if any, keeps serving, as with Apply.
+func (s *Store) refuse(source, id string, generation int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gens[source+"/"+id] = generation
 	s.errs[id] = err
 	s.refused++
+}
+
+// State is what the store made of the latest revision of one object.
+type State struct {
+	// Generation is that revision's metadata.generation.
+	Generation int64
+	// Err says why it was refused; nil when it serves.
+	Err error
+}
+
+// State returns the state of the object with the given ID that source
+// applied, or false when source has not applied it (or deleted it).
+func (s *Store) State(source, id string) (State, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gen, ok := s.gens[source+"/"+id]
+	if !ok {
+		return State{}, false
+	}
+	st := State{Generation: gen, Err: s.errs[source+"/"+id]}
+	if st.Err == nil && s.owner[id] != "" && s.owner[id] != source {
+		st.Err = fmt.Errorf("%s is already loaded from %s", id, s.owner[id])
+	}
+	if st.Err == nil {
+		st.Err = s.errs[id]
+	}
+	return st, true
 }
 
 // Delete removes the object with the given ID that source loaded; an object
@@ -82,12 +117,14 @@ func (s *Store) Delete(source, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.errs, source+"/"+id)
+	delete(s.gens, source+"/"+id)
 	if owner, ok := s.owner[id]; ok && owner != source {
 		return
 	}
 	delete(s.errs, id)
 	delete(s.owner, id)
 	delete(s.objects, id)
+	delete(s.prints, id)
 	if _, ok := s.policies[id]; ok {
 		delete(s.policies, id)
 		s.publish()
@@ -105,7 +142,7 @@ func (s *Store) UseSecrets(r SecretReader) {
 // Check compiles o as Apply would, without applying it: for refusing a bad
 // policy when it is applied to the cluster.
 func (s *Store) Check(o Object) error {
-	_, err := s.compile(o)
+	_, _, err := s.compile(o)
 	return err
 }
 
@@ -128,13 +165,16 @@ func (s *Store) Resync() error {
 	return errors.Join(errs...)
 }
 
-func (s *Store) compile(o Object) (*Policy, error) {
+// compile compiles o, and fingerprints what it compiled from.
+func (s *Store) compile(o Object) (*Policy, string, error) {
 	s.mu.Lock()
 	secrets := s.secrets
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
 	defer cancel()
-	return compile(ctx, o, secrets, s.regoOptions())
+	f := newFingerprint(o)
+	p, err := compile(ctx, o, f.reader(secrets), s.regoOptions())
+	return p, f.sum(), err
 }
 
 // SetRego sets the options of the Rego evaluations (time limit, clock) of
