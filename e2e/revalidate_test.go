@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"gatehouse.dev/gatehouse/e2e/stack"
 	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
 )
 
 // A running pod, admitted under a policy, is judged again when the policy
@@ -65,4 +70,24 @@ func TestRevalidation(t *testing.T) {
 	if _, err := suite.Client.CoreV1().Pods(stack.AppNamespace).Get(ctx, "reval", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the non-compliant pod was not left running: %v", err)
 	}
+	// The policy's status says the new generation serves, and names the pod.
+	var st v1alpha1.PolicyStatus
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		u, err := suite.Dynamic.Resource(policy.ClusterImagePolicies).Get(ctx, "reval", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := u.Object["status"].(map[string]any)
+		st = v1alpha1.PolicyStatus{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		ready, compliant := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady), meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionCompliant)
+		if st.ObservedGeneration == u.GetGeneration() && ready != nil && ready.Status == metav1.ConditionTrue && compliant != nil &&
+			compliant.Status == metav1.ConditionFalse && strings.Contains(compliant.Message, stack.AppNamespace+"/reval") &&
+			st.NonCompliantPods != nil && *st.NonCompliantPods == 1 {
+			return
+		}
+	}
+	t.Fatalf("status of ClusterImagePolicy/reval: %+v", st)
 }

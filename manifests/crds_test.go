@@ -65,6 +65,8 @@ type schema struct {
 	Default     any               `json:"default"`
 	Format      string            `json:"format"`
 	Minimum     *int64            `json:"minimum"`
+	ListType    string            `json:"x-kubernetes-list-type"`
+	ListMapKeys []string          `json:"x-kubernetes-list-map-keys"`
 	Validations []struct {
 		Rule    string `json:"rule"`
 		Message string `json:"message"`
@@ -102,18 +104,22 @@ func TestCRDs(t *testing.T) {
 			if v.Name != v1alpha1.Version || !v.Served || !v.Storage {
 				t.Errorf("version %s served %v storage %v", v.Name, v.Served, v.Storage)
 			}
-			if v.Subresources != nil {
-				t.Errorf("subresources %v; the types have no status", v.Subresources)
+			if _, ok := v.Subresources["status"]; !ok || len(v.Subresources) != 1 {
+				t.Errorf("subresources %v, want status only: gatehouse writes the status", v.Subresources)
 			}
 			var cols []string
 			for _, col := range v.AdditionalPrinterColumns {
 				cols = append(cols, col.Name+" "+col.JSONPath)
 			}
-			if want := []string{"Mode .spec.mode", "Age .metadata.creationTimestamp"}; !slices.Equal(cols, want) {
+			if want := []string{"Mode .spec.mode", `Ready .status.conditions[?(@.type=="Ready")].status`, "Non-compliant .status.nonCompliantPods", "Age .metadata.creationTimestamp"}; !slices.Equal(cols, want) {
 				t.Errorf("printer columns %v, want %v", cols, want)
 			}
 			checkSchema(t, "", tt.goType, docs[tt.goType.Name()], v.Schema.OpenAPIV3Schema, docs)
 			checkSpecRules(t, v.Schema.OpenAPIV3Schema.Properties["spec"])
+			conditions := v.Schema.OpenAPIV3Schema.Properties["status"].Properties["conditions"]
+			if conditions.ListType != "map" || !slices.Equal(conditions.ListMapKeys, []string{"type"}) {
+				t.Errorf("status.conditions: list type %q keyed %v, want a map keyed by type", conditions.ListType, conditions.ListMapKeys)
+			}
 		})
 	}
 }
@@ -127,6 +133,13 @@ func checkSchema(t *testing.T, path string, typ reflect.Type, doc string, s sche
 	if got, want := normalize(s.Description), normalize(doc); got != want {
 		t.Errorf("%s: description %q, want the doc comment %q", path, got, want)
 	}
+	if typ == reflect.TypeFor[metav1.Time]() {
+		expectType(t, path, s, "string")
+		if s.Format != "date-time" {
+			t.Errorf("%s: format %q, want date-time", path, s.Format)
+		}
+		return
+	}
 	switch typ.Kind() {
 	case reflect.String:
 		expectType(t, path, s, "string")
@@ -136,6 +149,11 @@ func checkSchema(t *testing.T, path string, typ reflect.Type, doc string, s sche
 		expectType(t, path, s, "integer")
 		if s.Format != "int32" {
 			t.Errorf("%s: format %q, want int32", path, s.Format)
+		}
+	case reflect.Int64:
+		expectType(t, path, s, "integer")
+		if s.Format != "int64" {
+			t.Errorf("%s: format %q, want int64", path, s.Format)
 		}
 	case reflect.Slice:
 		expectType(t, path, s, "array")
@@ -178,6 +196,9 @@ func checkStruct(t *testing.T, path string, typ reflect.Type, s schema, docs map
 		doc := docs[typ.Name()+"."+f.goName]
 		if doc == "" {
 			doc = docs[deref(f.typ).Name()]
+		}
+		if typ.PkgPath() != reflect.TypeFor[v1alpha1.PolicyStatus]().PkgPath() {
+			doc = p.Description // a Kubernetes type (metav1.Condition): its own words
 		}
 		checkSchema(t, path+"."+f.name, f.typ, doc, p, docs)
 	}

@@ -18,7 +18,9 @@ type Object struct {
 	Kind      string // v1alpha1.KindClusterImagePolicy or KindImagePolicy
 	Namespace string // ImagePolicy only
 	Name      string
-	Spec      v1alpha1.ImagePolicySpec
+	// Generation is metadata.generation, for the status of cluster objects.
+	Generation int64
+	Spec       v1alpha1.ImagePolicySpec
 }
 
 // ID names the object in messages, metrics and audit records:

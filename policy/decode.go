@@ -42,7 +42,7 @@ func Decode(data []byte) (Object, error) {
 	if want := v1alpha1.Group + "/" + v1alpha1.Version; r.APIVersion != want {
 		return Object{}, fmt.Errorf("apiVersion %q: use %s", r.APIVersion, want)
 	}
-	o := Object{Kind: r.Kind, Namespace: r.Metadata.Namespace, Name: r.Metadata.Name}
+	o := Object{Kind: r.Kind, Namespace: r.Metadata.Namespace, Name: r.Metadata.Name, Generation: r.Metadata.Generation}
 	if len(r.Spec) == 0 {
 		return Object{}, fmt.Errorf("%s: spec is required", o.ID())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -57,7 +58,7 @@ func handler(store *Store, log *slog.Logger) cache.ResourceEventHandlerFuncs {
 		}
 		o, err := fromUnstructured(u)
 		if err != nil {
-			store.refuse(idOf(u), err)
+			store.refuse(SourceCluster, idOf(u), u.GetGeneration(), err)
 		} else {
 			err = store.Apply(o)
 		}
@@ -68,8 +69,13 @@ func handler(store *Store, log *slog.Logger) cache.ResourceEventHandlerFuncs {
 		log.Info("policy loaded", "policy", o.ID(), "resourceVersion", u.GetResourceVersion())
 	}
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    apply,
-		UpdateFunc: func(_, obj any) { apply(obj) },
+		AddFunc: apply,
+		UpdateFunc: func(old, obj any) {
+			if sameSpec(old, obj) {
+				return // a status or metadata write: nothing to compile
+			}
+			apply(obj)
+		},
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
@@ -80,6 +86,14 @@ func handler(store *Store, log *slog.Logger) cache.ResourceEventHandlerFuncs {
 			}
 		},
 	}
+}
+
+// sameSpec reports whether an update left the spec as it was (gatehouse's
+// own status writes, labels, annotations).
+func sameSpec(old, obj any) bool {
+	o, ok1 := old.(*unstructured.Unstructured)
+	n, ok2 := obj.(*unstructured.Unstructured)
+	return ok1 && ok2 && o.GetGeneration() == n.GetGeneration() && equality.Semantic.DeepEqual(o.Object["spec"], n.Object["spec"])
 }
 
 func fromUnstructured(u *unstructured.Unstructured) (Object, error) {

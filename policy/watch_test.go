@@ -215,6 +215,29 @@ func TestWatch(t *testing.T) {
 			},
 		},
 		{
+			name: "a status write compiles nothing",
+			do: func() error {
+				u, err := cluster.Get(ctx, "seeded", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				u.Object["status"] = map[string]any{"observedGeneration": int64(7)}
+				if _, err := cluster.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+					return err
+				}
+				// Events arrive in order: once this one serves, the status
+				// write has been handled.
+				_, err = cluster.Create(ctx, unstructuredPolicy(t, doc("ClusterImagePolicy", "", "marker", "enforce")), metav1.CreateOptions{})
+				return err
+			},
+			want: func(t *testing.T) {
+				f.wantServing(t, "ClusterImagePolicy/marker", v1alpha1.ModeEnforce)
+				if n := strings.Count(f.logs.String(), "policy loaded\" policy=ClusterImagePolicy/seeded"); n != 2 {
+					t.Errorf("ClusterImagePolicy/seeded loaded %d times, want 2 (seeded, then the warn revision): the status write was compiled\n%s", n, f.logs)
+				}
+			},
+		},
+		{
 			name: "misspelt field refused",
 			do: func() error {
 				u := unstructuredPolicy(t, policyYAML("ClusterImagePolicy", "", "typo", "  images: [{glob: \"**\"}]\n  autorities: []\n"))
@@ -281,7 +304,12 @@ func TestWatch(t *testing.T) {
 		},
 		{
 			name: "delete ClusterImagePolicy",
-			do:   func() error { return cluster.Delete(ctx, "seeded", metav1.DeleteOptions{}) },
+			do: func() error {
+				if err := cluster.Delete(ctx, "marker", metav1.DeleteOptions{}); err != nil {
+					return err
+				}
+				return cluster.Delete(ctx, "seeded", metav1.DeleteOptions{})
+			},
 			want: func(t *testing.T) {
 				eventually(t, "store empty", func() error {
 					if n := f.store.Snapshot().Len(); n != 0 {

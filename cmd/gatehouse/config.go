@@ -13,17 +13,19 @@ import (
 
 // Config is everything `gatehouse serve` reads from flags, validated once.
 type Config struct {
-	Listen       string
-	ProbeListen  string
-	Kubeconfig   string // "" in-cluster, "none" no cluster
-	TLSMode      string // self-managed | files
-	TLSCertFile  string
-	TLSKeyFile   string
-	CASecret     string // namespace/name
-	CertHosts    []string
-	WebhookName  string
-	PolicyFiles  []string
-	WatchPolicy  bool
+	Listen      string
+	ProbeListen string
+	Kubeconfig  string // "" in-cluster, "none" no cluster
+	TLSMode     string // self-managed | files
+	TLSCertFile string
+	TLSKeyFile  string
+	CASecret    string // namespace/name
+	CertHosts   []string
+	WebhookName string
+	PolicyFiles []string
+	WatchPolicy bool
+	// PolicyStatus writes the status of the watched policy resources.
+	PolicyStatus bool
 	Unmatched    webhook.Action
 	InfraFailure webhook.Action
 	Insecure     []string
@@ -73,6 +75,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.WebhookName, "webhook-config-name", "gatehouse", `name of the Validating and Mutating webhook configurations whose caBundle gatehouse keeps ("" to leave them alone)`)
 	fs.Var(&policyFiles, "policy-file", "policy YAML file or directory (repeatable)")
 	fs.BoolVar(&c.WatchPolicy, "watch-policies", true, "watch ClusterImagePolicy and ImagePolicy resources in the cluster")
+	fs.BoolVar(&c.PolicyStatus, "policy-status", true, "write each watched policy's status: Ready (loaded or refused, and why) and, with revalidation, Compliant and nonCompliantPods")
 	fs.StringVar(&unmatched, "unmatched-images", "deny", "what happens to images no ClusterImagePolicy matches: deny, warn or allow")
 	fs.StringVar(&infra, "infra-failure", "deny", "what happens when verification is inconclusive (registry down, rate-limited, timeout): deny (fail closed) or allow (fail open, counted apart)")
 	fs.Var(&insecure, "insecure-registries", "registries (host:port) that may be reached over plain HTTP; loopback always may")

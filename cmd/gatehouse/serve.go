@@ -25,6 +25,7 @@ import (
 	"gatehouse.dev/gatehouse/certs"
 	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/policy/rego"
+	"gatehouse.dev/gatehouse/policy/status"
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/pullsecrets"
 	"gatehouse.dev/gatehouse/verify/registry"
@@ -70,11 +71,26 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 		g.Go(func() error { resyncSecrets(ctx, store, log); return nil })
 		g.Go(func() error { events.Run(ctx); return nil })
 	}
+	var statuses *status.Writer
+	if kube != nil && c.WatchPolicy && c.PolicyStatus {
+		statuses = status.New(kube.dynamic, store, log)
+		g.Go(func() error {
+			if err := waitReady(ctx, store); err != nil {
+				return nil
+			}
+			statuses.Run(ctx)
+			return nil
+		})
+	}
 	if kube != nil && c.RevalidateInterval > 0 {
-		r := revalidate.New(revalidate.Options{
+		o := revalidate.Options{
 			Admitter: admitter, Pods: kube.runningPods, Revision: func() uint64 { return store.Snapshot().Revision },
 			Interval: c.RevalidateInterval, Skip: c.RevalidateSkip, Report: events.NonCompliant, Log: log,
-		}, reg)
+		}
+		if statuses != nil {
+			o.Passed = func(s revalidate.Summary) { statuses.Revalidated(status.Pass{End: s.End, Pods: s.Pods}) }
+		}
+		r := revalidate.New(o, reg)
 		g.Go(func() error {
 			if err := waitReady(ctx, store); err != nil {
 				return nil

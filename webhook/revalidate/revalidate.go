@@ -38,7 +38,18 @@ type Options struct {
 	Skip []string
 	// Report, if set, records a non-compliant pod (an Event).
 	Report func(req *admissionv1.AdmissionRequest, d *webhook.Decision)
+	// Passed, if set, is told what each pass found (the policy statuses).
+	Passed func(Summary)
 	Log    *slog.Logger
+}
+
+// Summary is what one pass found.
+type Summary struct {
+	// End is when the pass ended.
+	End time.Time
+	// Pods are the non-compliant pods ("namespace/name", sorted) by the ID
+	// of the policy that decided against them.
+	Pods map[string][]string
 }
 
 // Revalidator runs passes over the running pods.
@@ -96,6 +107,7 @@ func (r *Revalidator) Pass(ctx context.Context) {
 		return
 	}
 	counts := map[[3]string]float64{}
+	sum := Summary{Pods: map[string][]string{}}
 	for i := range pods {
 		p := &pods[i]
 		if slices.Contains(r.o.Skip, p.Namespace) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -114,6 +126,7 @@ func (r *Revalidator) Pass(ctx context.Context) {
 			continue
 		}
 		counts[[3]string{label, d.Policy, string(d.Reason)}]++
+		sum.Pods[d.Policy] = append(sum.Pods[d.Policy], p.Namespace+"/"+p.Name)
 		r.o.Log.Info("revalidation: a running pod would not be admitted now", "namespace", p.Namespace, "pod", p.Name,
 			"decision", label, "policy", d.Policy, "reason", d.Reason, "denials", d.Denials, "warnings", d.Warnings)
 		if r.o.Report != nil {
@@ -129,6 +142,13 @@ func (r *Revalidator) Pass(ctx context.Context) {
 	}
 	r.passes.Inc()
 	r.lastPass.SetToCurrentTime()
+	if r.o.Passed != nil {
+		for _, pods := range sum.Pods {
+			slices.Sort(pods)
+		}
+		sum.End = time.Now()
+		r.o.Passed(sum)
+	}
 }
 
 // request is the admission request of creating p as it runs now, a dry

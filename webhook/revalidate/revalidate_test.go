@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,7 @@ func TestPass(t *testing.T) {
 		pod("team", "done", host+"/app/unsigned@"+unsigned.String(), corev1.PodSucceeded),
 	}
 	var reported []string
+	var passes []revalidate.Summary
 	reg := prometheus.NewRegistry()
 	r := revalidate.New(revalidate.Options{
 		Admitter: a, Pods: func(context.Context) ([]corev1.Pod, error) { return pods, nil },
@@ -75,7 +77,8 @@ func TestPass(t *testing.T) {
 		Report: func(req *admissionv1.AdmissionRequest, d *webhook.Decision) {
 			reported = append(reported, req.Name+"/"+string(d.Reason))
 		},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Passed: func(s revalidate.Summary) { passes = append(passes, s) },
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, reg)
 	r.Pass(context.Background())
 	gauge := func(decision, reason string) float64 {
@@ -105,6 +108,16 @@ func TestPass(t *testing.T) {
 	r.Pass(context.Background())
 	if got := gauge("deny", "untrusted-signer"); got != 1 {
 		t.Fatalf("after the key rotation: %v pods untrusted-signer", got)
+	}
+	// Each pass tells which pods each policy fails, for the policy status.
+	want := [][]string{{"team/unsigned"}, {"team/signed", "team/unsigned"}}
+	if len(passes) != len(want) {
+		t.Fatalf("%d passes reported, want %d", len(passes), len(want))
+	}
+	for i, p := range passes {
+		if got := p.Pods["ClusterImagePolicy/ci"]; len(p.Pods) != 1 || !slices.Equal(got, want[i]) || p.End.IsZero() {
+			t.Errorf("pass %d: %+v, want ClusterImagePolicy/ci failing %v", i, p, want[i])
+		}
 	}
 }
 

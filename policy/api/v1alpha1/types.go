@@ -23,6 +23,7 @@ type ClusterImagePolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 	Spec              ImagePolicySpec `json:"spec"`
+	Status            PolicyStatus    `json:"status,omitempty"`
 }
 
 // ImagePolicy is a namespaced policy. It applies only to pods of its own
@@ -33,7 +34,40 @@ type ImagePolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 	Spec              ImagePolicySpec `json:"spec"`
+	Status            PolicyStatus    `json:"status,omitempty"`
 }
+
+// PolicyStatus is what gatehouse last observed of a policy. Gatehouse writes
+// it; it is never read back as configuration.
+type PolicyStatus struct {
+	// ObservedGeneration is the metadata.generation of the spec that gatehouse
+	// last loaded or refused.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: "Ready" is True when that generation compiled and serves,
+	// and False (reason Refused) when it was refused, with the message saying
+	// what to fix; the previous good generation, if any, keeps serving.
+	// "Compliant" is True when the last revalidation pass found no running
+	// pod that the policy fails, and False (reason NonCompliantPods) when it
+	// found some, naming up to five of them.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// NonCompliantPods counts the running pods that the policy would now
+	// deny, warn about, or fail in audit mode, as of LastRevalidationTime.
+	NonCompliantPods *int32 `json:"nonCompliantPods,omitempty"`
+	// LastRevalidationTime is when the revalidation pass that counted
+	// NonCompliantPods ended.
+	LastRevalidationTime *metav1.Time `json:"lastRevalidationTime,omitempty"`
+}
+
+// Conditions of a policy's status, and their reasons.
+const (
+	ConditionReady     = "Ready"
+	ConditionCompliant = "Compliant"
+
+	ReasonLoaded           = "Loaded"
+	ReasonRefused          = "Refused"
+	ReasonAllCompliant     = "NoNonCompliantPods"
+	ReasonNonCompliantPods = "NonCompliantPods"
+)
 
 // ImagePolicySpec is what both policy kinds require of the images they match.
 type ImagePolicySpec struct {
