@@ -215,7 +215,7 @@ func TestEveryFlagIsDocumentedWithItsDefault(t *testing.T) {
 
 // otherTools are flags the docs mention that are not gatehouse's: cosign's (sign, attest), oras's,
 // kubectl's, and the placeholder in "--name=value".
-var otherTools = map[string]bool{"artifact-type": true, "type": true, "predicate": true, "key": true, "tlog-upload": true, "image": true, "name": true, "recursive": true, "from-file": true, "new-bundle-format": true, "certificate": true, "certificate-chain": true}
+var otherTools = map[string]bool{"artifact-type": true, "type": true, "predicate": true, "key": true, "tlog-upload": true, "image": true, "name": true, "recursive": true, "from-file": true, "new-bundle-format": true, "certificate": true, "certificate-chain": true, "rekor-entry-type": true}
 
 // Prose in every page may only name flags that exist, so a renamed flag
 // cannot live on in an explanation. docs/migrate.md may also name the flags

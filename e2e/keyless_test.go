@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,4 +148,81 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	}
 	_, err = createPod(ctx, newPod("keyless-tuf-other", tufOther.ref), true)
 	wantDenied(t, err, "untrusted-signer", tufOther.digest)
+}
+
+// Keyless attestations made by the real cosign v2 (an .att layer with the
+// certificate and an RFC 3161 timestamp over the stored envelope in its
+// annotations) and cosign v3 (a sigstore bundle), with certificates of a
+// private Sigstore: admitted when the release workflow attested, denied
+// when another workflow did.
+func TestKeylessAttestations(t *testing.T) {
+	ctx := need(t)
+	ps, err := stack.NewPrivateSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	trustedRoot, err := ps.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	predicate := filepath.Join(t.TempDir(), "provenance.json")
+	if err := os.WriteFile(predicate, []byte(provenance(trustedBuilder)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type image struct{ ref, digest string }
+	attested := func(host, repo string, c *stack.Cosign, attester string) image {
+		ref, digest, err := stack.PushImageTo(ctx, host, repo+":v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byDigest := host + "/" + repo + "@" + digest
+		signer, err := ps.Certify(c.PublicKey, releaseWorkflow, githubIssuer, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sign(ctx, byDigest, signer...); err != nil {
+			t.Fatal(err)
+		}
+		flags, err := ps.Certify(c.PublicKey, attester, githubIssuer, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Attest(ctx, byDigest, "slsaprovenance1", predicate, flags...); err != nil {
+			t.Fatal(err)
+		}
+		return image{ref, digest}
+	}
+	v2 := attested(suite.Registry, "keyless-att/v2", suite.Cosign, releaseWorkflow)
+	v3 := attested(suite.Zot, "keyless-att/v3", suite.Cosign3, releaseWorkflow)
+	otherV2 := attested(suite.Registry, "keyless-att/other-v2", suite.Cosign, otherWorkflow)
+	otherV3 := attested(suite.Zot, "keyless-att/other-v3", suite.Cosign3, otherWorkflow)
+
+	release := []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
+		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
+		"trustedRoot":              map[string]any{"data": trustedRoot},
+		"transparencyLogThreshold": int64(0),
+	}}}
+	p := stack.ClusterPolicy("keyless-att", []string{suite.Registry + "/keyless-att/**", suite.Zot + "/keyless-att/**"}, "unused", "", "")
+	spec := p.Object["spec"].(map[string]any)
+	spec["authorities"] = release
+	spec["attestations"] = []any{map[string]any{"name": "provenance", "predicateType": "slsaprovenance1", "authorities": release}}
+	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.WaitPolicy(ctx, otherV2.ref); err != nil {
+		t.Fatal(err)
+	}
+	for name, im := range map[string]image{"cosign v2 .att": v2, "cosign v3 bundle": v3} {
+		if _, err := createPod(ctx, newPod("keyless-att", im.ref), true); err != nil {
+			t.Errorf("%s: attested by the release workflow, denied: %v", name, err)
+		}
+	}
+	for name, im := range map[string]image{"cosign v2 .att": otherV2, "cosign v3 bundle": otherV3} {
+		_, err := createPod(ctx, newPod("keyless-att-other", im.ref), true)
+		t.Run(name+" by another workflow", func(t *testing.T) {
+			wantDenied(t, err, "attestation-missing: "+im.digest+` has no verified https://slsa.dev/provenance/v1 attestation signed by "release-workflow" (keyless, subject `+releaseWorkflow+` from issuer `+githubIssuer+`) (1 of that type attached)`,
+				"Fix: attest the image by digest without a key, from a signing identity named above, e.g. cosign attest --type slsaprovenance1 --predicate <file> "+strings.TrimSuffix(im.ref, ":v1")+"@"+im.digest)
+		})
+	}
 }

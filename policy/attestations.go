@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gatehouse.dev/gatehouse/policy/api/v1alpha1"
@@ -94,9 +95,20 @@ func (p *Policy) judgeAttestations(r *verify.Result) (verify.Reason, string) {
 				msg += "; " + rej.Message
 			}
 		}
-		return verify.ReasonAttestationMissing, msg + fmt.Sprintf(". Fix: attest the image by digest, e.g. cosign attest --type %s --predicate <file> --key <key> %s@%s", alias(c.PredicateType), r.Repository, r.Digest)
+		return verify.ReasonAttestationMissing, msg + ". Fix: " + attestFix(c, r)
 	}
 	return "", ""
+}
+
+// attestFix says how to make the attestation c requires: with a key, or
+// keyless from a signing identity the authorities accept.
+func attestFix(c verify.AttestationCheck, r *verify.Result) string {
+	cmd := fmt.Sprintf("cosign attest --type %s --predicate <file>", alias(c.PredicateType))
+	ref := r.Repository + "@" + r.Digest
+	if slices.ContainsFunc(c.Authorities, func(a verify.Authority) bool { return a.Key != nil }) {
+		return fmt.Sprintf("attest the image by digest, e.g. %s --key <key> %s", cmd, ref)
+	}
+	return fmt.Sprintf("attest the image by digest without a key, from a signing identity named above, e.g. %s %s", cmd, ref)
 }
 
 func satisfied(r *verify.Result, id string) bool {

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"gatehouse.dev/gatehouse/verify/attest"
+	"gatehouse.dev/gatehouse/verify/cosign"
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/verify/sigstorebundle"
 )
@@ -86,7 +87,11 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	}
 	sw.fetched(t)
 	res.Attestations, res.AttestationsFound = []Attestation{}, map[string]int{}
-	for _, env := range append(slices.Clone(legacy), referred...) {
+	var stored [][]byte // the .att envelopes
+	for _, l := range legacy {
+		stored = append(stored, l.Payload)
+	}
+	for _, env := range append(slices.Clone(stored), referred...) {
 		res.AttestationsFound[peekEnvelope(env)]++
 	}
 	for _, b := range bundles {
@@ -100,7 +105,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		n := len(res.Attestations)
 		for _, a := range c.Authorities {
-			ats, rej := checkAttestation(c, a, envelopes{FormatCosignAtt: legacy, FormatDSSEReferrer: referred}, bundles, target.Digest)
+			ats, rej := checkAttestation(c, a, envelopes{FormatCosignAtt: stored, FormatDSSEReferrer: referred}, legacy, bundles, target.Digest)
 			res.Attestations = append(res.Attestations, ats...)
 			if len(ats) == 0 && rej != "" {
 				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
@@ -136,7 +141,7 @@ type envelopes map[string][][]byte
 // checkAttestation returns every attestation of c's predicate type that a
 // verifies (a policy over reports picks the latest), or why a signed one of
 // that type was refused.
-func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
+func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, legacy []cosign.Signed, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
 	var out []Attestation
 	var refused string
 	try := func(st *attest.Statement, format string, cert *Certificate) *Attestation {
@@ -161,6 +166,22 @@ func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, bundles [
 					if at := try(st, format, nil); at != nil {
 						out = append(out, *at)
 					}
+				}
+			}
+		}
+	}
+	if a.Keyless != nil { // cosign v2 keyless: certificate and timestamps in the .att layer's annotations
+		for _, l := range legacy {
+			if len(l.Certificate) == 0 {
+				continue
+			}
+			b, err := l.AttestationBundle()
+			if err != nil {
+				continue
+			}
+			if st, ver, err := a.Keyless.checker.CheckLegacyAttestation(b, l.Payload, digest); err == nil {
+				if at := try(st, FormatCosignAtt, keylessSignature(ver, "").Certificate); at != nil {
+					out = append(out, *at)
 				}
 			}
 		}

@@ -190,3 +190,76 @@ func TestVerifyLegacyKeyless(t *testing.T) {
 		})
 	}
 }
+
+// Keyless attestations in cosign v2's .att format: the certificate, log
+// entry and RFC 3161 timestamp ride in the layer's annotations, and the
+// timestamp covers the whole stored envelope, not its signature.
+func TestVerifyLegacyKeylessAttestations(t *testing.T) {
+	host := verifytest.Registry(t)
+	sigstore, stranger := verifytest.NewSigstore(t), verifytest.NewSigstore(t)
+	trustedRoot := sigstore.TrustedRoot(t, verifytest.RootOptions{})
+	exact := verify.Identity{Issuer: ciIssuer, Subject: ciSubject}
+	const slsa = "https://slsa.dev/provenance/v1"
+	provenance := []byte(`{"buildDefinition":{"buildType":"https://example.com/build/v1"},"runDetails":{"builder":{"id":"https://github.com/org/builder"}}}`)
+	tests := []struct {
+		name           string
+		signer         *verifytest.Sigstore
+		subject        string
+		opts           verifytest.LegacyKeylessOptions
+		stampSignature bool
+		otherImage     bool // the statement is about another image
+		logs           int
+		want           bool
+	}{
+		{name: "cosign v2 keyless attest", logs: 1, want: true},
+		{name: "log entry and a timestamp over the envelope", opts: verifytest.LegacyKeylessOptions{Timestamp: true}, logs: 1, want: true},
+		{name: "timestamp over the envelope only, threshold 0", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true, Timestamp: true}, logs: 0, want: true},
+		{name: "timestamp over the signature, not what cosign v2 stamps", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true, Timestamp: true}, stampSignature: true, logs: 0},
+		{name: "no log entry, one required", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true, Timestamp: true}, logs: 1},
+		{name: "neither log entry nor timestamp", opts: verifytest.LegacyKeylessOptions{NoLogEntry: true}, logs: 0},
+		{name: "another subject", subject: "mallory@example.com", logs: 1},
+		{name: "certificate of another sigstore", signer: stranger, logs: 1},
+		{name: "a statement about another image", otherImage: true, logs: 1},
+	}
+	v := newVerifier(t, nil)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			image := fmt.Sprintf("%s/app/legacy-att%d", host, i)
+			d := verifytest.PushImage(t, image+":v1")
+			signer, subject := sigstore, ciSubject
+			if tc.signer != nil {
+				signer = tc.signer
+			}
+			if tc.subject != "" {
+				subject = tc.subject
+			}
+			about := d
+			if tc.otherImage {
+				about = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+			}
+			env, annotations, err := signer.LegacyKeylessAttestation(verifytest.InTotoStatement(image, about, slsa, provenance), subject, ciIssuer, tc.opts, tc.stampSignature)
+			if err != nil {
+				t.Fatal(err)
+			}
+			annotations["predicateType"] = slsa
+			verifytest.AttachAnnotatedAttestation(t, image, d, env, annotations)
+			a := keylessAuthority(t, "p/attestations/a/ci", trustedRoot, tc.logs, exact)
+			r := v.Verify(context.Background(), verify.Request{Image: image + ":v1",
+				Attestations: []verify.AttestationCheck{{ID: "p/attestations/a", PredicateType: slsa, Authorities: []verify.Authority{a}}}})
+			if r.Error != nil || r.AttestationsFound[slsa] != 1 {
+				t.Fatalf("error %v, found %v", r.Error, r.AttestationsFound)
+			}
+			if got := len(r.Attestations) == 1; got != tc.want {
+				t.Fatalf("verified %v, want %v: %+v (rejected %+v)", got, tc.want, r.Attestations, r.Rejected)
+			}
+			if !tc.want {
+				return
+			}
+			at := r.Attestations[0]
+			if at.Format != verify.FormatCosignAtt || at.Certificate == nil || at.Certificate.Subject != ciSubject || at.Certificate.Issuer != ciIssuer ||
+				at.Provenance == nil || at.Provenance.BuilderID != "https://github.com/org/builder" {
+				t.Fatalf("attestation %+v", at)
+			}
+		})
+	}
+}

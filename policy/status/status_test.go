@@ -187,4 +187,3 @@ var errTest = errString("broken")
 type errString string
 
 func (e errString) Error() string { return string(e) }
-

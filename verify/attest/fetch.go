@@ -34,18 +34,19 @@ func AttestationTag(digest v1.Hash) string {
 // predicate type inside the verified statement.
 const PredicateTypeAnnotation = "predicateType"
 
-// Fetch returns the DSSE envelopes attached to digest under its .att tag.
+// Fetch returns the attestations attached to digest under its .att tag:
+// each DSSE envelope as Payload, with the keyless material cosign
+// annotates its layer with (certificate, log entry, timestamp), if any.
 // An image with none has an empty result and no error. With
 // predicateTypes, layers annotated with another predicate type are not
 // fetched (a wrong annotation can only hide an attestation, never make one
-// count). The keyless material cosign annotates layers with is not read:
-// keyless attestations are verified in sigstore bundles only.
-func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateTypes ...string) ([][]byte, error) {
+// count).
+func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateTypes ...string) ([]cosign.Signed, error) {
 	layers, err := cosign.TagLayers(ctx, src, AttestationTag(digest), DSSEMediaType, MaxLayers)
 	if err != nil {
 		return nil, err
 	}
-	var out [][]byte
+	var out []cosign.Signed
 	total := 0
 	for i := len(layers) - 1; i >= 0 && len(out) < MaxAttestations; i-- { // newest first
 		l := layers[i]
@@ -59,7 +60,13 @@ func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateType
 		if total += len(env); total > MaxBytes {
 			break
 		}
-		out = append(out, env)
+		out = append(out, cosign.Signed{
+			Payload:     env,
+			Certificate: []byte(l.Annotations[cosign.CertificateAnnotation]),
+			Chain:       []byte(l.Annotations[cosign.ChainAnnotation]),
+			Bundle:      []byte(l.Annotations[cosign.BundleAnnotation]),
+			Timestamp:   []byte(l.Annotations[cosign.TimestampAnnotation]),
+		})
 	}
 	return out, nil
 }

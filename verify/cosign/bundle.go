@@ -12,6 +12,7 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
@@ -50,6 +51,65 @@ type rfc3161 struct {
 // timestamp. The bundle still has to be verified, and the payload checked
 // with CheckPayload.
 func (s Signed) SigstoreBundle() (*bundle.Bundle, error) {
+	material, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(s.Payload)
+	b, err := bundle.NewBundle(&protobundle.Bundle{
+		MediaType:            legacyBundleMediaType,
+		VerificationMaterial: material,
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest[:]},
+			Signature:     s.Signature,
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotKeyless, err)
+	}
+	return b, nil
+}
+
+// AttestationBundle expresses a keyless legacy attestation (cosign v2
+// attest without a key: the DSSE envelope as the layer, the certificate, a
+// Rekor entry and an RFC 3161 timestamp in annotations) as the sigstore
+// bundle it is equivalent to. One difference remains for the verifier:
+// cosign v2 timestamps the whole envelope as stored (s.Payload), where a
+// bundle's timestamp covers the envelope's signature.
+func (s Signed) AttestationBundle() (*bundle.Bundle, error) {
+	material, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     []byte `json:"payload"`
+		Signatures  []struct {
+			KeyID string `json:"keyid"`
+			Sig   []byte `json:"sig"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal(s.Payload, &env); err != nil || len(env.Signatures) != 1 {
+		return nil, fmt.Errorf("%w: the layer is not a DSSE envelope with one signature", ErrNotKeyless)
+	}
+	b, err := bundle.NewBundle(&protobundle.Bundle{
+		MediaType:            legacyBundleMediaType,
+		VerificationMaterial: material,
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			PayloadType: env.PayloadType,
+			Payload:     env.Payload,
+			Signatures:  []*protodsse.Signature{{Keyid: env.Signatures[0].KeyID, Sig: env.Signatures[0].Sig}},
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotKeyless, err)
+	}
+	return b, nil
+}
+
+// material is the verification material of a keyless legacy signature or
+// attestation: its certificate, log entry and timestamp annotations.
+func (s Signed) material() (*protobundle.VerificationMaterial, error) {
 	block, _ := pem.Decode(s.Certificate)
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("%w: no PEM certificate in the %s annotation", ErrNotKeyless, CertificateAnnotation)
@@ -57,7 +117,6 @@ func (s Signed) SigstoreBundle() (*bundle.Bundle, error) {
 	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
 		return nil, fmt.Errorf("%w: %s annotation: %v", ErrNotKeyless, CertificateAnnotation, err)
 	}
-	digest := sha256.Sum256(s.Payload)
 	material := &protobundle.VerificationMaterial{
 		// The chain annotation is not used: intermediates and roots come
 		// from the trusted root only.
@@ -80,18 +139,7 @@ func (s Signed) SigstoreBundle() (*bundle.Bundle, error) {
 		}
 		material.TimestampVerificationData.Rfc3161Timestamps = []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: ts.SignedRFC3161Timestamp}}
 	}
-	b, err := bundle.NewBundle(&protobundle.Bundle{
-		MediaType:            legacyBundleMediaType,
-		VerificationMaterial: material,
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest[:]},
-			Signature:     s.Signature,
-		}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotKeyless, err)
-	}
-	return b, nil
+	return material, nil
 }
 
 // logEntry reads the bundle annotation into a log entry. The entry's kind

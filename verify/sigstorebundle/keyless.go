@@ -34,6 +34,7 @@ type Keyless struct {
 	trusted    root.TrustedMaterial
 	verifier   *sgverify.Verifier
 	identities []sgverify.PolicyOption
+	logs       int
 }
 
 // NewKeyless returns a Keyless for the trusted root, accepting certificates
@@ -64,7 +65,7 @@ func NewKeyless(trusted root.TrustedMaterial, identities []sgverify.CertificateI
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyless{trusted: trusted, verifier: v}
+	k := &Keyless{trusted: trusted, verifier: v, logs: logs}
 	for _, id := range identities {
 		k.identities = append(k.identities, sgverify.WithCertificateIdentity(id))
 	}

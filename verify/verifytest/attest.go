@@ -46,6 +46,20 @@ func DSSE(t testing.TB, key *Key, payloadType string, payload []byte) []byte {
 // attestation manifest of digest (tag sha256-<hex>.att).
 func AttachAttestation(t testing.TB, repo string, digest v1.Hash, envelope []byte, predicateType string) {
 	t.Helper()
+	attachAttestation(t, repo, digest, envelope, map[string]string{"dev.cosignproject.cosign/signature": "", "predicateType": predicateType})
+}
+
+// AttachAnnotatedAttestation appends envelope as a layer with annotations
+// (keyless material, predicateType) to the .att manifest of digest.
+func AttachAnnotatedAttestation(t testing.TB, repo string, digest v1.Hash, envelope []byte, annotations map[string]string) {
+	t.Helper()
+	attachAttestation(t, repo, digest, envelope, annotations)
+}
+
+// attachAttestation appends envelope as a layer with annotations to the
+// .att manifest of digest.
+func attachAttestation(t testing.TB, repo string, digest v1.Hash, envelope []byte, annotations map[string]string) {
+	t.Helper()
 	tag, err := name.NewTag(repo + ":" + digest.Algorithm + "-" + digest.Hex + ".att")
 	if err != nil {
 		t.Fatal(err)
@@ -56,9 +70,7 @@ func AttachAttestation(t testing.TB, repo string, digest v1.Hash, envelope []byt
 		base = existing
 	}
 	layer := static.NewLayer(envelope, "application/vnd.dsse.envelope.v1+json")
-	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: map[string]string{
-		"dev.cosignproject.cosign/signature": "", "predicateType": predicateType,
-	}})
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations})
 	if err != nil {
 		t.Fatal(err)
 	}

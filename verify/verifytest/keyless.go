@@ -270,33 +270,104 @@ func (s *Sigstore) LegacyKeyless(payload []byte, subject, issuer string, o Legac
 		}
 	}
 	if !o.NoLogEntry {
-		entries, _ := logged.TlogEntries()
-		tle := entries[0].TransparencyLogEntry()
-		payload := tlog.RekorPayload{
-			Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
-			IntegratedTime: tle.IntegratedTime,
-			LogIndex:       tle.LogIndex,
-			LogID:          hex.EncodeToString(tle.LogId.KeyId),
-		}
-		set, err := s.vs.RekorSignPayload(payload)
-		if err != nil {
+		if a["dev.sigstore.cosign/bundle"], err = s.rekorBundle(logged); err != nil {
 			return nil, err
 		}
-		js, err := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": payload})
-		if err != nil {
-			return nil, err
-		}
-		a["dev.sigstore.cosign/bundle"] = string(js)
 	}
 	if o.Timestamp {
 		tss, _ := ent.Timestamps()
-		js, err := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": tss[0]})
-		if err != nil {
+		if a["dev.sigstore.cosign/rfc3161timestamp"], err = timestampAnnotation(tss[0]); err != nil {
 			return nil, err
 		}
-		a["dev.sigstore.cosign/rfc3161timestamp"] = string(js)
 	}
 	return a, nil
+}
+
+// rekorBundle is the bundle annotation of the log entry of ent: the entry
+// and its signed entry timestamp.
+func (s *Sigstore) rekorBundle(ent *ca.TestEntity) (string, error) {
+	entries, _ := ent.TlogEntries()
+	tle := entries[0].TransparencyLogEntry()
+	payload := tlog.RekorPayload{
+		Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
+		IntegratedTime: tle.IntegratedTime,
+		LogIndex:       tle.LogIndex,
+		LogID:          hex.EncodeToString(tle.LogId.KeyId),
+	}
+	set, err := s.vs.RekorSignPayload(payload)
+	if err != nil {
+		return "", err
+	}
+	js, err := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": payload})
+	return string(js), err
+}
+
+// timestampAnnotation is the RFC 3161 timestamp annotation of tsr.
+func timestampAnnotation(tsr []byte) (string, error) {
+	js, err := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": tsr})
+	return string(js), err
+}
+
+// LegacyKeylessAttestation makes what cosign v2 attest writes without a
+// key for statement: the DSSE envelope (the .att layer) and its layer
+// annotations, with a certificate issued to subject by issuer. Its RFC 3161
+// timestamp (o.Timestamp) covers the whole envelope, as cosign v2's does,
+// unless stampSignature, when it covers the envelope's signature instead.
+func (s *Sigstore) LegacyKeylessAttestation(statement []byte, subject, issuer string, o LegacyKeylessOptions, stampSignature bool) ([]byte, map[string]string, error) {
+	ent, err := s.vs.AttestAtTime(subject, issuer, statement, time.Now().Add(time.Minute), false)
+	if err != nil {
+		return nil, nil, err
+	}
+	vc, _ := ent.VerificationContent()
+	sc, _ := ent.SignatureContent()
+	envelope, err := json.Marshal(sc.EnvelopeContent().RawEnvelope())
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := cryptoutils.MarshalCertificateToPEM(vc.Certificate())
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := cryptoutils.MarshalCertificatesToPEM(s.Intermediates())
+	if err != nil {
+		return nil, nil, err
+	}
+	a := map[string]string{
+		"dev.cosignproject.cosign/signature": "",
+		"dev.sigstore.cosign/certificate":    string(leaf),
+		"dev.sigstore.cosign/chain":          string(chain),
+	}
+	if !o.NoLogEntry {
+		if a["dev.sigstore.cosign/bundle"], err = s.rekorBundle(ent); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.Timestamp {
+		stamped := envelope
+		if stampSignature {
+			stamped = sc.Signature()
+		}
+		tsr, err := s.vs.TimestampResponse(stamped)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a["dev.sigstore.cosign/rfc3161timestamp"], err = timestampAnnotation(tsr); err != nil {
+			return nil, nil, err
+		}
+	}
+	return envelope, a, nil
+}
+
+// AttestLegacyKeyless attests digest in repo the cosign v2 keyless way: an
+// .att layer with the certificate, log entry and timestamp annotations.
+func AttestLegacyKeyless(t testing.TB, repo string, digest v1.Hash, s *Sigstore, subject, issuer, predicateType string, predicate []byte, o LegacyKeylessOptions, stampSignature bool) {
+	t.Helper()
+	env, a, err := s.LegacyKeylessAttestation(InTotoStatement(repo, digest, predicateType, predicate), subject, issuer, o, stampSignature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a["predicateType"] = predicateType
+	attachAttestation(t, repo, digest, env, a)
 }
 
 // SignLegacyKeyless signs digest in repo the cosign v2 keyless way, with a
