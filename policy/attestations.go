@@ -52,16 +52,13 @@ func (p *Policy) compileAttestation(ctx context.Context, o Object, r v1alpha1.At
 	case !strings.Contains(c.PredicateType, "://"):
 		return c, fmt.Errorf("predicateType %q: give a predicate type URI, such as %s, or one of cosign attest's --type names (%s)", r.PredicateType, attest.SLSAProvenanceV1, aliasList())
 	case len(r.Authorities) == 0:
-		return c, errors.New("authorities: list at least one key or keyless authority that signs these attestations")
+		return c, errors.New("authorities: list at least one key, keyless or Notation authority that signs these attestations")
 	}
 	var errs []error
 	names := map[string]bool{}
 	for i, a := range r.Authorities {
 		compiled, err := p.compileAuthority(ctx, o, a, names[a.Name], secrets)
 		names[a.Name] = true
-		if err == nil && compiled.Notation != nil {
-			err = errors.New("notation attestations are not supported: use a key or keyless authority")
-		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("authorities[%d] (%s): %w", i, a.Name, err))
 			continue
@@ -105,6 +102,10 @@ func (p *Policy) judgeAttestations(r *verify.Result) (verify.Reason, string) {
 func attestFix(c verify.AttestationCheck, r *verify.Result) string {
 	cmd := fmt.Sprintf("cosign attest --type %s --predicate <file>", alias(c.PredicateType))
 	ref := r.Repository + "@" + r.Digest
+	if slices.ContainsFunc(c.Authorities, func(a verify.Authority) bool { return a.Notation != nil }) {
+		return fmt.Sprintf("attach the document as a referrer and sign that with notation, e.g. oras attach --artifact-type %s %s <file>, then notation sign %s@<digest oras printed>",
+			attest.DocumentTypes(c.PredicateType)[0], ref, r.Repository)
+	}
 	if slices.ContainsFunc(c.Authorities, func(a verify.Authority) bool { return a.Key != nil }) {
 		return fmt.Sprintf("attest the image by digest, e.g. %s --key <key> %s", cmd, ref)
 	}

@@ -30,10 +30,10 @@ func TestCompileAttestations(t *testing.T) {
 		{name: "cosign --type alias", o: with(attesting("sbom", "cyclonedx", builder))},
 		{name: "two requirements, same builder", o: with(attesting("provenance", "slsaprovenance1", builder), attesting("sbom", "spdxjson", builder))},
 		{name: "unknown alias", o: with(attesting("sbom", "cyclone", builder)), wantErr: `spec.attestations[0] (sbom): predicateType "cyclone": give a predicate type URI`},
-		{name: "no authorities", o: with(attesting("sbom", "cyclonedx")), wantErr: "authorities: list at least one key or keyless authority"},
+		{name: "no authorities", o: with(attesting("sbom", "cyclonedx")), wantErr: "authorities: list at least one key, keyless or Notation authority"},
 		{name: "name twice", o: with(attesting("sbom", "cyclonedx", builder), attesting("sbom", "spdxjson", builder)), wantErr: "name is used twice in this policy's attestations"},
 		{name: "bad name", o: with(attesting("SBOM", "cyclonedx", builder)), wantErr: "name must be a DNS label"},
-		{name: "notation attestations", o: with(attesting("sbom", "cyclonedx", notationAuthority("release", inlineStore(ca.PEM), releaseIdentity))), wantErr: "notation attestations are not supported"},
+		{name: "notation-signed documents", o: with(attesting("sbom", "cyclonedx", notationAuthority("release", inlineStore(ca.PEM), releaseIdentity)))},
 		{name: "bad key", o: with(attesting("sbom", "cyclonedx", v1alpha1.Authority{Name: "builder", Key: &v1alpha1.KeyAuthority{Data: "nope"}})), wantErr: "authorities[0] (builder): key: public key"},
 	}
 	runCompileCases(t, tests)

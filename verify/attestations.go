@@ -12,6 +12,7 @@ import (
 
 	"gatehouse.dev/gatehouse/verify/attest"
 	"gatehouse.dev/gatehouse/verify/cosign"
+	"gatehouse.dev/gatehouse/verify/notation"
 	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/verify/sigstorebundle"
 )
@@ -22,7 +23,7 @@ type AttestationCheck struct {
 	// ID names the requirement: "<policy>/<name>".
 	ID            string
 	PredicateType string
-	// Authorities are key or keyless authorities.
+	// Authorities are key, keyless or Notation authorities.
 	Authorities []Authority
 }
 
@@ -35,11 +36,14 @@ type Attestation struct {
 	Authority     string `json:"authority"`
 	PredicateType string `json:"predicateType"`
 	// Format is "cosign-att" (cosign v2's sha256-<hex>.att tag),
-	// "dsse-referrer" (a DSSE envelope attached as a plain OCI referrer) or
-	// "bundle" (a sigstore bundle, cosign v3).
+	// "dsse-referrer" (a DSSE envelope attached as a plain OCI referrer),
+	// "bundle" (a sigstore bundle, cosign v3) or "notation-referrer" (a
+	// document attached as a referrer, signed with Notation).
 	Format string `json:"format"`
 	// Certificate is the signer of a keyless attestation.
 	Certificate *Certificate `json:"certificate,omitempty"`
+	// Notation is the signature of a Notation-signed document.
+	Notation *NotationSignature `json:"notation,omitempty"`
 	// Kind, Provenance, SBOM and Vulnerabilities are the typed predicate.
 	attest.Predicate
 	// Raw is the predicate as signed, for kinds gatehouse does not type
@@ -52,6 +56,9 @@ const (
 	FormatCosignAtt    = "cosign-att"
 	FormatDSSEReferrer = "dsse-referrer"
 	FormatBundle       = "bundle"
+	// FormatNotationReferrer: a document (SBOM, SARIF report or in-toto
+	// statement) attached as a plain OCI referrer and signed with Notation.
+	FormatNotationReferrer = "notation-referrer"
 )
 
 // attestationsOf fetches the attestations of target of the predicate types
@@ -72,40 +79,31 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 		types = append(types, c.PredicateType)
 	}
 	t := time.Now()
-	legacy, err := attest.Fetch(ctx, repo, target.Digest, types...)
-	if err != nil {
+	f := &fetched{repo: repo.Name().String()}
+	var err error
+	if f.legacy, err = attest.Fetch(ctx, repo, target.Digest, types...); err != nil {
 		return registryFailure(what, err)
 	}
-	src := &referrersOnce{Repo: repo} // DSSE referrers and bundles: one listing
-	referred, err := attest.FetchReferrers(ctx, src, target.Digest, types...)
-	if err != nil {
+	src := &referrersOnce{Repo: repo} // DSSE referrers, bundles and documents: one listing
+	if f.referred, err = attest.FetchReferrers(ctx, src, target.Digest, types...); err != nil {
 		return registryFailure(what, err)
 	}
-	bundles, err := sigstorebundle.FetchAttestations(ctx, src, target.Digest, types...)
-	if err != nil {
+	if f.bundles, err = sigstorebundle.FetchAttestations(ctx, src, target.Digest, types...); err != nil {
 		return registryFailure(what, err)
 	}
-	sw.fetched(t)
-	res.Attestations, res.AttestationsFound = []Attestation{}, map[string]int{}
-	var stored [][]byte // the .att envelopes
-	for _, l := range legacy {
-		stored = append(stored, l.Payload)
-	}
-	for _, env := range append(slices.Clone(stored), referred...) {
-		res.AttestationsFound[peekEnvelope(env)]++
-	}
-	for _, b := range bundles {
-		if t := peekBundle(b); t != sigstorebundle.SignPredicateType {
-			res.AttestationsFound[t]++
+	if docTypes := documentTypes(checks); len(docTypes) > 0 {
+		if f.documents, err = fetchDocuments(ctx, src, repo, target.Digest, docTypes); err != nil {
+			return registryFailure(what, err)
 		}
 	}
-	delete(res.AttestationsFound, "")
+	sw.fetched(t)
+	res.Attestations, res.AttestationsFound = []Attestation{}, f.found(checks)
 	var rejected []Rejection
 	satisfied := 0
 	for _, c := range checks {
 		n := len(res.Attestations)
 		for _, a := range c.Authorities {
-			ats, rej := checkAttestation(c, a, envelopes{FormatCosignAtt: stored, FormatDSSEReferrer: referred}, legacy, bundles, target.Digest)
+			ats, rej := f.check(ctx, c, a, target.Digest)
 			res.Attestations = append(res.Attestations, ats...)
 			if len(ats) == 0 && rej != "" {
 				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
@@ -122,6 +120,88 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	return nil
 }
 
+// fetched is every attestation found for one digest, by format.
+type fetched struct {
+	repo      string          // the repository, for Notation's trust policy scopes
+	legacy    []cosign.Signed // .att layers: envelopes, with keyless annotations
+	referred  [][]byte        // DSSE envelopes attached as referrers
+	bundles   [][]byte        // sigstore bundles
+	documents []notarized     // documents attached as referrers, with their Notation signatures
+}
+
+// notarized is a document attached as a referrer, with the Notation
+// signatures of its manifest.
+type notarized struct {
+	attest.Document
+	signatures []notation.Signature
+}
+
+// documentTypes lists the artifact types of the documents that checks with
+// Notation authorities may be satisfied by; none without such checks.
+func documentTypes(checks []AttestationCheck) []string {
+	var out []string
+	for _, c := range checks {
+		if slices.ContainsFunc(c.Authorities, func(a Authority) bool { return a.Notation != nil }) {
+			for _, t := range attest.DocumentTypes(c.PredicateType) {
+				if !slices.Contains(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// fetchDocuments fetches the documents of the artifact types attached to
+// digest, and the Notation signatures of each.
+func fetchDocuments(ctx context.Context, src attest.ReferrerSource, repo *registry.Repo, digest v1.Hash, artifactTypes []string) ([]notarized, error) {
+	docs, err := attest.FetchDocuments(ctx, src, digest, artifactTypes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notarized, 0, len(docs))
+	for _, d := range docs {
+		sigs, err := notation.Fetch(ctx, repo, d.Manifest.Digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, notarized{Document: d, signatures: sigs})
+	}
+	return out, nil
+}
+
+// found counts what was fetched by the predicate type it claims, unverified
+// (a bare document counts for each check its artifact type could satisfy).
+func (f *fetched) found(checks []AttestationCheck) map[string]int {
+	found := map[string]int{}
+	for _, l := range f.legacy {
+		found[peekEnvelope(l.Payload)]++
+	}
+	for _, env := range f.referred {
+		found[peekEnvelope(env)]++
+	}
+	for _, b := range f.bundles {
+		if t := peekBundle(b); t != sigstorebundle.SignPredicateType {
+			found[t]++
+		}
+	}
+	for _, d := range f.documents {
+		if d.ArtifactType == attest.InTotoArtifactType {
+			found[peekEnvelope([]byte(fmt.Sprintf(`{"payload":%q,"signatures":[{}]}`, base64.StdEncoding.EncodeToString(d.Content))))]++
+			continue
+		}
+		var counted []string
+		for _, c := range checks {
+			if slices.Contains(attest.DocumentTypes(c.PredicateType), d.ArtifactType) && !slices.Contains(counted, c.PredicateType) {
+				counted = append(counted, c.PredicateType)
+				found[c.PredicateType]++
+			}
+		}
+	}
+	delete(found, "")
+	return found
+}
+
 // attestationsFromCache fills res from a cached attestation entry.
 func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
 	if v.opts.Cache == nil {
@@ -135,43 +215,52 @@ func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
 	return ok
 }
 
-// envelopes are DSSE envelopes by the format they were found in.
-type envelopes map[string][][]byte
-
-// checkAttestation returns every attestation of c's predicate type that a
-// verifies (a policy over reports picks the latest), or why a signed one of
-// that type was refused.
-func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, legacy []cosign.Signed, bundles [][]byte, digest v1.Hash) ([]Attestation, string) {
+// check returns every attestation of c's predicate type that a verifies
+// (a policy over reports picks the latest), or why a signed one of that
+// type was refused.
+func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, digest v1.Hash) ([]Attestation, string) {
 	var out []Attestation
 	var refused string
-	try := func(st *attest.Statement, format string, cert *Certificate) *Attestation {
+	add := func(st *attest.Statement, format string, edit func(*Attestation)) {
 		if st.PredicateType != c.PredicateType {
-			return nil
+			return
 		}
 		p, err := attest.Parse(st.PredicateType, st.Predicate)
 		if err != nil {
 			refused = fmt.Sprintf("a %s attestation signed by %s was refused: %v", c.PredicateType, a.ID, err)
-			return nil
+			return
 		}
-		at := &Attestation{Requirement: c.ID, Authority: a.ID, PredicateType: st.PredicateType, Format: format, Certificate: cert, Predicate: p}
+		at := Attestation{Requirement: c.ID, Authority: a.ID, PredicateType: st.PredicateType, Format: format, Predicate: p}
 		if p.Kind == "other" {
 			at.Raw = st.Predicate
 		}
-		return at
+		if edit != nil {
+			edit(&at)
+		}
+		out = append(out, at)
 	}
-	if a.Key != nil {
-		for _, format := range []string{FormatCosignAtt, FormatDSSEReferrer} {
-			for _, env := range dsse[format] {
-				if st, err := openKeyed(env, a.Key, digest); err == nil {
-					if at := try(st, format, nil); at != nil {
-						out = append(out, *at)
-					}
-				}
+	keyless := func(v *sigstorebundle.Verified) func(*Attestation) {
+		return func(at *Attestation) { at.Certificate = keylessSignature(v, "").Certificate }
+	}
+	switch {
+	case a.Key != nil:
+		for _, l := range f.legacy {
+			if st, err := openKeyed(l.Payload, a.Key, digest); err == nil {
+				add(st, FormatCosignAtt, nil)
 			}
 		}
-	}
-	if a.Keyless != nil { // cosign v2 keyless: certificate and timestamps in the .att layer's annotations
-		for _, l := range legacy {
+		for _, env := range f.referred {
+			if st, err := openKeyed(env, a.Key, digest); err == nil {
+				add(st, FormatDSSEReferrer, nil)
+			}
+		}
+		for _, b := range f.bundles {
+			if st, err := sigstorebundle.CheckAttestation(b, a.Key.Trusted(), digest); err == nil {
+				add(st, FormatBundle, nil)
+			}
+		}
+	case a.Keyless != nil:
+		for _, l := range f.legacy { // cosign v2: certificate and timestamps in the layer's annotations
 			if len(l.Certificate) == 0 {
 				continue
 			}
@@ -180,31 +269,32 @@ func checkAttestation(c AttestationCheck, a Authority, dsse envelopes, legacy []
 				continue
 			}
 			if st, ver, err := a.Keyless.checker.CheckLegacyAttestation(b, l.Payload, digest); err == nil {
-				if at := try(st, FormatCosignAtt, keylessSignature(ver, "").Certificate); at != nil {
-					out = append(out, *at)
-				}
+				add(st, FormatCosignAtt, keyless(ver))
 			}
 		}
-	}
-	for _, b := range bundles {
-		var st *attest.Statement
-		var cert *Certificate
-		var err error
-		switch {
-		case a.Key != nil:
-			st, err = sigstorebundle.CheckAttestation(b, a.Key.Trusted(), digest)
-		case a.Keyless != nil:
-			var ver *sigstorebundle.Verified
-			if st, ver, err = a.Keyless.checker.CheckAttestation(b, digest); err == nil {
-				cert = keylessSignature(ver, "").Certificate
+		for _, b := range f.bundles {
+			if st, ver, err := a.Keyless.checker.CheckAttestation(b, digest); err == nil {
+				add(st, FormatBundle, keyless(ver))
 			}
-		default:
-			continue
 		}
-		if err == nil {
-			if at := try(st, FormatBundle, cert); at != nil {
-				out = append(out, *at)
+	case a.Notation != nil:
+		for _, d := range f.documents {
+			if !slices.Contains(attest.DocumentTypes(c.PredicateType), d.ArtifactType) {
+				continue
 			}
+			s, revoked, ok := a.Notation.check(ctx, d.signatures, d.Manifest, f.repo+"@"+d.Manifest.Digest.String())
+			for _, msg := range revoked {
+				refused = fmt.Sprintf("a %s document signed by %s was refused: %s", d.ArtifactType, a.ID, msg)
+			}
+			if !ok {
+				continue
+			}
+			st, err := attest.OpenDocument(d.Document, digest, c.PredicateType)
+			if err != nil {
+				refused = fmt.Sprintf("a %s document signed by %s was refused: %v", d.ArtifactType, a.ID, err)
+				continue
+			}
+			add(st, FormatNotationReferrer, func(at *Attestation) { at.Notation = s.Notation })
 		}
 	}
 	return out, refused

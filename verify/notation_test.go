@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"gatehouse.dev/gatehouse/verify"
+	"gatehouse.dev/gatehouse/verify/attest"
 	"gatehouse.dev/gatehouse/verify/verifytest"
 )
 
@@ -183,5 +186,102 @@ func TestVerifyNotationRevoked(t *testing.T) {
 	r := v.Verify(context.Background(), verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{clean}})
 	if r.Error != nil || !r.SignedBy("p/release") || len(r.Rejected) != 0 {
 		t.Fatalf("with a CRL that does not list the signer: error %v, signed %v, rejected %+v", r.Error, r.SignedBy("p/release"), r.Rejected)
+	}
+}
+
+// Documents attached as plain OCI referrers and signed, as artifacts, with
+// Notation (oras attach, then notation sign, as Ratify reads them) count
+// as attestations: a bare CycloneDX SBOM is the predicate, an in-toto
+// statement is opened as an envelope's payload. The signature must be of
+// the document's own manifest, by a trusted signer.
+func TestVerifyNotationDocuments(t *testing.T) {
+	host := verifytest.Registry(t)
+	ca, otherCA := verifytest.NewNotationCA(t, "release-ca"), verifytest.NewNotationCA(t, "other-ca")
+	release := ca.Signer(t, releaseSubject, time.Now().Add(24*time.Hour))
+	sbom, err := os.ReadFile("attest/testdata/syft.cdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slsa = "https://slsa.dev/provenance/v1"
+	provenance := []byte(`{"buildDefinition":{"buildType":"https://example.com/build/v1"},"runDetails":{"builder":{"id":"https://github.com/org/builder"}}}`)
+	type doc struct {
+		content      []byte
+		artifactType string
+		signer       *verifytest.NotationSigner // nil: unsigned
+	}
+	tests := []struct {
+		name          string
+		docs          func(repo string, d v1.Hash) []doc
+		signImage     bool // the image, not the document, is signed
+		predicateType string
+		want          string // the format verified, "" for none
+		wantFound     int
+	}{
+		{name: "a signed CycloneDX SBOM", predicateType: attest.CycloneDX, want: verify.FormatNotationReferrer, wantFound: 1,
+			docs: func(string, v1.Hash) []doc { return []doc{{sbom, attest.CycloneDXArtifactType, release}} }},
+		{name: "an unsigned SBOM, the image signed", predicateType: attest.CycloneDX, signImage: true, wantFound: 1,
+			docs: func(string, v1.Hash) []doc { return []doc{{sbom, attest.CycloneDXArtifactType, nil}} }},
+		{name: "an SBOM signed by another CA", predicateType: attest.CycloneDX, wantFound: 1,
+			docs: func(string, v1.Hash) []doc {
+				return []doc{{sbom, attest.CycloneDXArtifactType, otherCA.Signer(t, releaseSubject, time.Now().Add(time.Hour))}}
+			}},
+		{name: "an SPDX document does not satisfy CycloneDX", predicateType: attest.CycloneDX,
+			docs: func(string, v1.Hash) []doc {
+				return []doc{{[]byte(`{"spdxVersion":"SPDX-2.3"}`), attest.SPDXArtifactType, release}}
+			}},
+		{name: "a signed in-toto statement", predicateType: slsa, want: verify.FormatNotationReferrer, wantFound: 1,
+			docs: func(repo string, d v1.Hash) []doc {
+				return []doc{{verifytest.InTotoStatement(repo, d, slsa, provenance), attest.InTotoArtifactType, release}}
+			}},
+		{name: "a signed statement about another image", predicateType: slsa, wantFound: 1,
+			docs: func(repo string, _ v1.Hash) []doc {
+				other := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+				return []doc{{verifytest.InTotoStatement(repo, other, slsa, provenance), attest.InTotoArtifactType, release}}
+			}},
+	}
+	v := newVerifier(t, nil)
+	a := notationAuthority(t, "p/attestations/sbom/release", ca, "strict", releaseIdentity)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := fmt.Sprintf("%s/app/documents%d", host, i)
+			d := verifytest.PushImage(t, repo+":v1")
+			if tc.signImage {
+				verifytest.SignNotation(t, repo, d, release, verifytest.NotationJWS)
+			}
+			for _, doc := range tc.docs(repo, d) {
+				h := verifytest.AttachDocument(t, repo, d, doc.content, doc.artifactType)
+				if doc.signer != nil {
+					verifytest.SignNotation(t, repo, h, doc.signer, verifytest.NotationJWS)
+				}
+			}
+			r := v.Verify(context.Background(), verify.Request{Image: repo + ":v1",
+				Attestations: []verify.AttestationCheck{{ID: "p/attestations/sbom", PredicateType: tc.predicateType, Authorities: []verify.Authority{a}}}})
+			if r.Error != nil || r.AttestationsFound[tc.predicateType] != tc.wantFound {
+				t.Fatalf("error %v, found %v, want %d", r.Error, r.AttestationsFound, tc.wantFound)
+			}
+			if tc.want == "" {
+				if len(r.Attestations) != 0 {
+					t.Fatalf("verified %+v", r.Attestations)
+				}
+				return
+			}
+			if len(r.Attestations) != 1 {
+				t.Fatalf("verified %d attestations, rejected %+v", len(r.Attestations), r.Rejected)
+			}
+			at := r.Attestations[0]
+			if at.Format != tc.want || at.Notation == nil || at.Notation.Subject != "CN=release,O=example,ST=WA,C=US" {
+				t.Fatalf("attestation %+v, notation %+v", at, at.Notation)
+			}
+			switch tc.predicateType {
+			case attest.CycloneDX:
+				if at.SBOM == nil || len(at.SBOM.Components) == 0 {
+					t.Fatalf("SBOM %+v", at.SBOM)
+				}
+			case slsa:
+				if at.Provenance == nil || at.Provenance.BuilderID != "https://github.com/org/builder" {
+					t.Fatalf("provenance %+v", at.Provenance)
+				}
+			}
+		})
 	}
 }

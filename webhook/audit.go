@@ -26,7 +26,9 @@ type attestationSummary struct {
 	PredicateType string              `json:"predicateType"`
 	Format        string              `json:"format"`
 	Certificate   *verify.Certificate `json:"certificate,omitempty"`
-	Kind          string              `json:"kind"`
+	// Notation is the signer of a Notation-signed document.
+	Notation *verify.NotationSignature `json:"notation,omitempty"`
+	Kind     string                    `json:"kind"`
 	// Provenance: the builder and the source.
 	BuilderID        string `json:"builderID,omitempty"`
 	SourceRepository string `json:"sourceRepository,omitempty"`
@@ -53,7 +55,7 @@ func auditImages(verdicts []ImageVerdict) []auditImage {
 
 func summarize(at verify.Attestation) attestationSummary {
 	s := attestationSummary{Requirement: at.Requirement, Authority: at.Authority, PredicateType: at.PredicateType,
-		Format: at.Format, Certificate: at.Certificate, Kind: at.Kind}
+		Format: at.Format, Certificate: at.Certificate, Notation: at.Notation, Kind: at.Kind}
 	if p := at.Provenance; p != nil {
 		s.BuilderID, s.SourceRepository, s.SourceRef = p.BuilderID, p.SourceRepository, p.SourceRef
 	}

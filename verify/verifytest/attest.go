@@ -110,3 +110,16 @@ func AttestReferrer(t testing.TB, repo string, digest v1.Hash, key *Key, predica
 		t.Fatal(err)
 	}
 }
+
+// AttachDocument attaches content as a plain OCI referrer of digest in repo
+// with the given artifact type, as `oras attach --artifact-type` does, and
+// returns the digest of the referrer manifest (what `notation sign` then
+// signs).
+func AttachDocument(t testing.TB, repo string, digest v1.Hash, content []byte, artifactType string) v1.Hash {
+	t.Helper()
+	h, err := attachReferrerDigest(repo, digest, content, artifactType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

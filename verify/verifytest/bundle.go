@@ -128,19 +128,25 @@ func attachBundle(repo string, subject v1.Hash, bundle []byte, predicateType str
 // subject in repo as its subject, found through the referrers API or the
 // tag fallback.
 func attachReferrer(repo string, subject v1.Hash, blob []byte, mediaType string, annotations map[string]string) error {
+	_, err := attachReferrerDigest(repo, subject, blob, mediaType, annotations)
+	return err
+}
+
+// attachReferrerDigest is attachReferrer, returning the referrer's digest.
+func attachReferrerDigest(repo string, subject v1.Hash, blob []byte, mediaType string, annotations map[string]string) (v1.Hash, error) {
 	img, err := name.NewDigest(repo + "@" + subject.String())
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	head, err := remote.Head(img)
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	config := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
 	layer := static.NewLayer(blob, types.MediaType(mediaType))
 	for _, l := range []v1.Layer{config, layer} {
 		if err := remote.WriteLayer(img.Context(), l); err != nil {
-			return err
+			return v1.Hash{}, err
 		}
 	}
 	cd, _ := config.Digest()
@@ -155,13 +161,13 @@ func attachReferrer(repo string, subject v1.Hash, blob []byte, mediaType string,
 	}, ArtifactType: mediaType}
 	raw, err := m.RawManifest()
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	h, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
-	return remote.Put(img.Context().Digest(h.String()), m)
+	return h, remote.Put(img.Context().Digest(h.String()), m)
 }
 
 // SignBundle signs digest in repo the cosign v3 way.
