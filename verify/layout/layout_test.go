@@ -28,6 +28,8 @@ func TestRecordThenServe(t *testing.T) {
 	verifytest.SignBundle(t, repo, d, builder)
 	verifytest.Attest(t, repo, d, builder, attest.SLSAProvenanceV1, []byte(`{"runDetails":{"builder":{"id":"https://ci.example.com"}}}`))
 	verifytest.SignNotation(t, repo, d, ca.Signer(t, releaseSubject, time.Now().Add(time.Hour)), verifytest.NotationJWS)
+	sbom := verifytest.AttachDocument(t, repo, d, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"left-pad","version":"1.3.0"}]}`), attest.CycloneDXArtifactType)
+	verifytest.SignNotation(t, repo, sbom, ca.Signer(t, releaseSubject, time.Now().Add(time.Hour)), verifytest.NotationJWS)
 	index, children := verifytest.PushIndex(t, host+"/app/multi:v2", "linux/amd64", "linux/arm64")
 	verifytest.Sign(t, host+"/app/multi", children["linux/arm64"], key, verifytest.Payload(host+"/app/multi", children["linux/arm64"]))
 	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
@@ -41,7 +43,10 @@ func TestRecordThenServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	authorities := []verify.Authority{authority(t, "p/key", key), authority(t, "p/bundle", builder), notation(t, "p/notation", ca)}
-	checks := []verify.AttestationCheck{{ID: "p/attestations/provenance", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{authority(t, "p/attestations/provenance/builder", builder)}}}
+	checks := []verify.AttestationCheck{
+		{ID: "p/attestations/provenance", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{authority(t, "p/attestations/provenance/builder", builder)}},
+		{ID: "p/attestations/sbom", PredicateType: attest.CycloneDX, Authorities: []verify.Authority{notation(t, "p/attestations/sbom/release", ca)}}, // the document's signature is a referrer of a referrer
+	}
 	live := verifier(t, registry.New(registry.Options{}))
 	served := verifier(t, registry.New(registry.Options{Transport: rt}))
 	for _, req := range []verify.Request{
@@ -57,6 +62,9 @@ func TestRecordThenServe(t *testing.T) {
 		}
 		if want.Error != nil {
 			t.Errorf("%s: %v", req.Image, want.Error)
+		}
+		if len(req.Attestations) > 0 && len(got.Attestations) != len(req.Attestations) {
+			t.Errorf("%s: served attestations %+v, want one per check", req.Image, got.Attestations)
 		}
 	}
 	if r := served.Verify(context.Background(), verify.Request{Image: repo + ":v1", Authorities: authorities}); len(r.Signatures) != 3 {

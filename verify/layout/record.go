@@ -77,7 +77,9 @@ func (r *recorder) image(ref name.Reference) error {
 	return nil
 }
 
-// artifacts records cosign's .sig and .att manifests of d and its referrers.
+// artifacts records cosign's .sig and .att manifests of d, its referrers,
+// and their referrers in turn (the Notation signatures of a document
+// attached as a referrer).
 func (r *recorder) artifacts(repo name.Repository, d v1.Hash) error {
 	for _, suffix := range []string{".sig", ".att"} {
 		tag := repo.Tag(d.Algorithm + "-" + d.Hex + suffix)
@@ -85,21 +87,37 @@ func (r *recorder) artifacts(repo name.Repository, d v1.Hash) error {
 			return err
 		}
 	}
-	idx, err := remote.Referrers(repo.Digest(d.String()), r.opts...)
+	refs, err := r.referrers(repo, d)
 	if err != nil {
 		return err
 	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return err
-	}
-	for _, ref := range m.Manifests {
-		rd := repo.Digest(ref.Digest.String())
-		if _, err := r.manifest(rd, rd.String(), true); err != nil {
+	for _, ref := range refs {
+		if _, err := r.referrers(repo, ref); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// referrers records the referrers of d and returns their digests.
+func (r *recorder) referrers(repo name.Repository, d v1.Hash) ([]v1.Hash, error) {
+	idx, err := remote.Referrers(repo.Digest(d.String()), r.opts...)
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Hash
+	for _, ref := range m.Manifests {
+		rd := repo.Digest(ref.Digest.String())
+		if _, err := r.manifest(rd, rd.String(), true); err != nil {
+			return nil, err
+		}
+		out = append(out, ref.Digest)
+	}
+	return out, nil
 }
 
 // manifest records the manifest at ref under the name refName, its
