@@ -24,6 +24,7 @@ import (
 
 	"gatehouse.dev/gatehouse/e2e/env"
 	"gatehouse.dev/gatehouse/e2e/stack"
+	"gatehouse.dev/gatehouse/policy"
 )
 
 //go:embed policy.yaml
@@ -66,6 +67,7 @@ func run(ctx context.Context, bin string, keep bool) error {
 		return err
 	}
 	denied, admitted := tryPods(setup, s, signed, unsigned)
+	showStatus(setup, s)
 	showMetrics(s)
 	if keep {
 		step("still running; kubeconfig: %s  (Ctrl-C to stop)", s.API.Kubeconfig)
@@ -137,6 +139,26 @@ func pod(name, image string) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: stack.AppNamespace},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image}}},
 	}
+}
+
+// showStatus prints what gatehouse wrote into the policy's status, as
+// kubectl get cip would show it.
+func showStatus(ctx context.Context, s *stack.Stack) {
+	step("kubectl get clusterimagepolicy demo-signed  (the status gatehouse writes)")
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		u, err := s.Dynamic.Resource(policy.ClusterImagePolicies).Get(ctx, "demo-signed", metav1.GetOptions{})
+		if err != nil {
+			return
+		}
+		conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conditions {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
+				fmt.Printf("\n    Ready=%v (%v): %v\n\n", m["status"], m["reason"], m["message"])
+				return
+			}
+		}
+	}
+	fmt.Println("\n    no status yet")
 }
 
 func showMetrics(s *stack.Stack) {
