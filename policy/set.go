@@ -61,6 +61,21 @@ func (s *Set) Len() int {
 	return n
 }
 
+// IDs returns the IDs of the policies in the set.
+func (s *Set) IDs() []string {
+	var out []string
+	for _, p := range s.cluster {
+		out = append(out, p.ID)
+	}
+	for _, ps := range s.byNS {
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func newSet(revision uint64, policies map[string]*Policy) *Set {
 	s := &Set{Revision: revision, byNS: map[string][]*Policy{}}
 	ids := make([]string, 0, len(policies))

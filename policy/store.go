@@ -27,6 +27,7 @@ type Store struct {
 	pending  map[string]bool // sources that have not finished their first load
 	current  atomic.Pointer[Set]
 	refused  uint64    // revisions refused since start
+	changes  uint64    // objects applied, refused or deleted since start
 	changed  time.Time // when the current set was published
 }
 
@@ -48,6 +49,12 @@ func (s *Store) Apply(o Object) error {
 	p, print, err := s.compile(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if gen, ok := s.gens[o.Source+"/"+o.ID()]; ok && o.Generation > 0 && o.Generation < gen {
+		// An older generation than one already applied: a Resync that
+		// compiled while the watch applied a newer one. Keep the newer.
+		return nil
+	}
+	s.changes++
 	s.gens[o.Source+"/"+o.ID()] = o.Generation
 	if owner, ok := s.owner[o.ID()]; ok && owner != o.Source {
 		// Two sources, one name: replacing one with the other silently, and
@@ -79,9 +86,19 @@ func (s *Store) Apply(o Object) error {
 func (s *Store) refuse(source, id string, generation int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	s.gens[source+"/"+id] = generation
 	s.errs[id] = err
 	s.refused++
+}
+
+// Changes counts the objects applied (whether or not they changed what
+// serves), refused or deleted since the store was made: a status that
+// reflects them may have to change.
+func (s *Store) Changes() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changes
 }
 
 // State is what the store made of the latest revision of one object.
@@ -116,6 +133,7 @@ func (s *Store) State(source, id string) (State, bool) {
 func (s *Store) Delete(source, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	delete(s.errs, source+"/"+id)
 	delete(s.gens, source+"/"+id)
 	if owner, ok := s.owner[id]; ok && owner != source {
@@ -183,6 +201,7 @@ func (s *Store) SetRego(o rego.Options) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rego = o
+	clear(s.prints) // what compiled before was compiled with other options
 }
 
 func (s *Store) regoOptions() rego.Options {

@@ -267,3 +267,33 @@ func TestStoreRefusesOneNameFromTwoSources(t *testing.T) {
 		t.Fatalf("after deleting the cluster one: %d policies, errors %v", s.Snapshot().Len(), s.Errors())
 	}
 }
+
+// Every apply, refusal and deletion counts as a change, even one that
+// publishes nothing: reverting to the serving revision after a refused
+// one must still reach the policy's status.
+func TestStoreChangesAndGenerations(t *testing.T) {
+	s := NewStore()
+	good, bad := validSpec(t, "docker.io/**"), v1alpha1.ImagePolicySpec{}
+	apply := func(gen int64, spec v1alpha1.ImagePolicySpec) {
+		o := clusterPolicy("p", spec)
+		o.Source, o.Generation = SourceCluster, gen
+		_ = s.Apply(o)
+	}
+	apply(1, good)
+	rev, changes := s.Snapshot().Revision, s.Changes()
+	apply(2, bad)
+	apply(3, good) // the revert
+	st, ok := s.State(SourceCluster, "ClusterImagePolicy/p")
+	if !ok || st.Generation != 3 || st.Err != nil {
+		t.Fatalf("after the revert: %+v %v", st, ok)
+	}
+	if s.Snapshot().Revision != rev || s.Changes() != changes+2 {
+		t.Errorf("revision %d (want %d, nothing new serves), changes %d (want %d)", s.Snapshot().Revision, rev, s.Changes(), changes+2)
+	}
+	// A Resync that compiled generation 1 while the watch applied a newer
+	// one must not put generation 1 back.
+	apply(1, good)
+	if st, _ := s.State(SourceCluster, "ClusterImagePolicy/p"); st.Generation != 3 {
+		t.Errorf("an older generation replaced generation 3: %+v", st)
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gatehouse.dev/gatehouse/policy"
@@ -64,6 +65,24 @@ func (d *Decision) Label() string {
 		return "warn"
 	}
 	return "allow"
+}
+
+// FailedPolicies lists, once each, the policies an image or the pod
+// failed, whatever their mode.
+func (d *Decision) FailedPolicies() []string {
+	var out []string
+	add := func(os []policy.Outcome) {
+		for _, o := range os {
+			if !o.Passed && o.Policy != "" && !slices.Contains(out, o.Policy) {
+				out = append(out, o.Policy)
+			}
+		}
+	}
+	for _, v := range d.Images {
+		add(v.Outcomes)
+	}
+	add(d.Pod)
+	return out
 }
 
 func badRequest(msg string) Decision {

@@ -78,17 +78,20 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 			if err := waitReady(ctx, store); err != nil {
 				return nil
 			}
-			statuses.Run(ctx)
+			statuses.Run(ctx, status.Check)
 			return nil
 		})
 	}
 	if kube != nil && c.RevalidateInterval > 0 {
 		o := revalidate.Options{
 			Admitter: admitter, Pods: kube.runningPods, Revision: func() uint64 { return store.Snapshot().Revision },
+			Policies: func() []string { return store.Snapshot().IDs() },
 			Interval: c.RevalidateInterval, Skip: c.RevalidateSkip, Report: events.NonCompliant, Log: log,
 		}
 		if statuses != nil {
-			o.Passed = func(s revalidate.Summary) { statuses.Revalidated(status.Pass{End: s.End, Pods: s.Pods}) }
+			o.Passed = func(s revalidate.Summary) {
+				statuses.Revalidated(status.Pass{End: s.End, Policies: s.Policies, Pods: s.Pods})
+			}
 		}
 		r := revalidate.New(o, reg)
 		g.Go(func() error {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,7 @@ import (
 
 // Timing of Run.
 const (
-	// Check is how often Run looks for a change to write.
+	// Check is how often Run should look for a change to write.
 	Check = 5 * time.Second
 	// Resync is how often Run compares every status even without a change,
 	// mending statuses that someone else edited.
@@ -49,7 +50,11 @@ const maxMessage = 4096
 type Pass struct {
 	// End is when the pass ended.
 	End time.Time
-	// Pods are the non-compliant pods ("namespace/name") by policy ID.
+	// Policies are the IDs of the policies the pass judged by; others get
+	// no compliance (a policy loaded since, or never loaded).
+	Policies []string
+	// Pods are the non-compliant pods ("namespace/name") by the ID of each
+	// policy they fail.
 	Pods map[string][]string
 }
 
@@ -80,11 +85,11 @@ func (w *Writer) Revalidated(p Pass) {
 }
 
 // Run writes the statuses whenever the policies or the revalidation
-// results change, and every Resync, until ctx ends.
-func (w *Writer) Run(ctx context.Context) {
-	t := time.NewTicker(Check)
+// results change, looking every check, and every Resync, until ctx ends.
+func (w *Writer) Run(ctx context.Context, check time.Duration) {
+	t := time.NewTicker(check)
 	defer t.Stop()
-	var written [3]uint64
+	var written [2]uint64
 	var last time.Time
 	for {
 		now := w.fingerprint()
@@ -106,12 +111,14 @@ func (w *Writer) Run(ctx context.Context) {
 	}
 }
 
-// fingerprint changes whenever a status may have to change.
-func (w *Writer) fingerprint() [3]uint64 {
+// fingerprint changes whenever a status may have to change: a policy was
+// applied (even to the revision already serving, after a refused one),
+// refused or deleted, or a pass ended.
+func (w *Writer) fingerprint() [2]uint64 {
 	w.mu.Lock()
 	passes := w.passes
 	w.mu.Unlock()
-	return [3]uint64{w.store.Snapshot().Revision, w.store.Refused(), passes}
+	return [2]uint64{w.store.Changes(), passes}
 }
 
 // kinds are the policy resources and the kind each serves.
@@ -197,7 +204,9 @@ func Desired(cur v1alpha1.PolicyStatus, id string, st policy.State, pass *Pass, 
 		ready.Message = clip(fmt.Sprintf("Generation %d was refused: %v. The previous good generation, if any, keeps serving; fix the policy and apply it again.", st.Generation, st.Err))
 	}
 	meta.SetStatusCondition(&out.Conditions, ready)
-	if pass == nil {
+	if pass == nil || !slices.Contains(pass.Policies, id) { // not judged by the last pass (yet)
+		meta.RemoveStatusCondition(&out.Conditions, v1alpha1.ConditionCompliant)
+		out.NonCompliantPods, out.LastRevalidationTime = nil, nil
 		return out
 	}
 	pods := pass.Pods[id]

@@ -138,7 +138,8 @@ func TestSync(t *testing.T) {
 	}
 
 	pods := []string{"team/a", "team/b", "team/c", "team/d", "team/e", "team/f"}
-	f.writer.Revalidated(status.Pass{End: time.Now(), Pods: map[string][]string{"ClusterImagePolicy/good": pods}})
+	f.writer.Revalidated(status.Pass{End: time.Now(), Policies: []string{"ClusterImagePolicy/good", "ImagePolicy/team/own"},
+		Pods: map[string][]string{"ClusterImagePolicy/good": pods}})
 	if err := f.writer.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +152,10 @@ func TestSync(t *testing.T) {
 	own, _ := f.status(t, policy.ImagePolicies, "team", "own")
 	if own.NonCompliantPods == nil || *own.NonCompliantPods != 0 || condition(own, v1alpha1.ConditionCompliant).Status != metav1.ConditionTrue {
 		t.Errorf("own after revalidation: %+v", own)
+	}
+	// The refused policy never served: the pass did not judge by it.
+	if bad, _ := f.status(t, policy.ClusterImagePolicies, "", "bad"); bad.NonCompliantPods != nil || condition(bad, v1alpha1.ConditionCompliant).Type != "" {
+		t.Errorf("a policy the pass did not judge by has a compliance: %+v", bad)
 	}
 	writes := f.statusWrites()
 	if err := f.writer.Sync(ctx); err != nil {
@@ -175,11 +180,50 @@ func TestDesiredTransitions(t *testing.T) {
 	if c := condition(s, v1alpha1.ConditionReady); !c.LastTransitionTime.Time.Equal(t0.Add(2*time.Hour)) || c.Status != metav1.ConditionFalse {
 		t.Errorf("refused: %+v", c)
 	}
-	one := &status.Pass{End: t0, Pods: map[string][]string{id: {"ns/only"}}}
+	one := &status.Pass{End: t0, Policies: []string{id}, Pods: map[string][]string{id: {"ns/only"}}}
 	s = status.Desired(s, id, policy.State{Generation: 3, Err: errTest}, one, t0)
 	if c := condition(s, v1alpha1.ConditionCompliant); c.Message != "1 running pod would not be admitted now: ns/only. They keep running; their NonCompliant Events say why." {
 		t.Errorf("one pod: %q", c.Message)
 	}
+	// A pass that did not judge by the policy (deleted and made anew since)
+	// takes the compliance away rather than reporting a stale one.
+	s = status.Desired(s, id, policy.State{Generation: 4}, &status.Pass{End: t0, Policies: []string{"ClusterImagePolicy/other"}}, t0)
+	if s.NonCompliantPods != nil || s.LastRevalidationTime != nil || condition(s, v1alpha1.ConditionCompliant).Type != "" {
+		t.Errorf("compliance from a pass that did not judge by the policy: %+v", s)
+	}
+}
+
+// Run writes again when a policy goes back to the revision that serves
+// after a refused one: nothing new is published, yet the status must
+// leave Refused.
+func TestRunAfterRevert(t *testing.T) {
+	key := verifytest.NewKey(t)
+	f := newFixture(t, object(v1alpha1.KindClusterImagePolicy, "", "p", 3))
+	apply := func(gen int64, pem string) {
+		_ = f.apply(t, policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "p", Generation: gen, Spec: spec(pem)})
+	}
+	wait := func(what string, ok func(v1alpha1.PolicyStatus) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			s, _ := f.status(t, policy.ClusterImagePolicies, "", "p")
+			if ok(s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v", what, s)
+			}
+		}
+	}
+	apply(1, key.PublicPEM)
+	apply(2, "not a key")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.writer.Run(ctx, 10*time.Millisecond)
+	wait("refused", func(s v1alpha1.PolicyStatus) bool { return condition(s, v1alpha1.ConditionReady).Reason == v1alpha1.ReasonRefused })
+	apply(3, key.PublicPEM) // the revert: the serving revision again
+	wait("after the revert", func(s v1alpha1.PolicyStatus) bool {
+		return condition(s, v1alpha1.ConditionReady).Status == metav1.ConditionTrue && s.ObservedGeneration == 3
+	})
 }
 
 var errTest = errString("broken")

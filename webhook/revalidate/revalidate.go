@@ -32,6 +32,9 @@ type Options struct {
 	Pods func(ctx context.Context) ([]corev1.Pod, error)
 	// Revision returns the policy set's revision: a change starts a pass.
 	Revision func() uint64
+	// Policies, if set, returns the IDs of the policies a pass judges by
+	// (Summary.Policies).
+	Policies func() []string
 	// Interval is the time between passes when nothing changes.
 	Interval time.Duration
 	// Skip lists namespaces never judged (those the webhook exempts).
@@ -47,8 +50,10 @@ type Options struct {
 type Summary struct {
 	// End is when the pass ended.
 	End time.Time
+	// Policies are the IDs of the policies the pass judged by.
+	Policies []string
 	// Pods are the non-compliant pods ("namespace/name", sorted) by the ID
-	// of the policy that decided against them.
+	// of each policy they fail, whatever its mode.
 	Pods map[string][]string
 }
 
@@ -81,10 +86,12 @@ func New(o Options, reg prometheus.Registerer) *Revalidator {
 }
 
 // Run makes a pass at start, whenever the policy revision changes, and
-// every Interval, until ctx ends.
+// every Interval, until ctx ends. It then clears its gauge: another
+// replica, now leading, reports instead.
 func (r *Revalidator) Run(ctx context.Context) {
 	t := time.NewTicker(Check)
 	defer t.Stop()
+	defer r.noncompl.Reset()
 	rev, last := r.o.Revision(), time.Time{}
 	for {
 		if now := r.o.Revision(); now != rev || time.Since(last) >= r.o.Interval {
@@ -108,6 +115,9 @@ func (r *Revalidator) Pass(ctx context.Context) {
 	}
 	counts := map[[3]string]float64{}
 	sum := Summary{Pods: map[string][]string{}}
+	if r.o.Policies != nil {
+		sum.Policies = r.o.Policies()
+	}
 	for i := range pods {
 		p := &pods[i]
 		if slices.Contains(r.o.Skip, p.Namespace) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -126,7 +136,9 @@ func (r *Revalidator) Pass(ctx context.Context) {
 			continue
 		}
 		counts[[3]string{label, d.Policy, string(d.Reason)}]++
-		sum.Pods[d.Policy] = append(sum.Pods[d.Policy], p.Namespace+"/"+p.Name)
+		for _, id := range d.FailedPolicies() {
+			sum.Pods[id] = append(sum.Pods[id], p.Namespace+"/"+p.Name)
+		}
 		r.o.Log.Info("revalidation: a running pod would not be admitted now", "namespace", p.Namespace, "pod", p.Name,
 			"decision", label, "policy", d.Policy, "reason", d.Reason, "denials", d.Denials, "warnings", d.Warnings)
 		if r.o.Report != nil {

@@ -73,7 +73,8 @@ func TestPass(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := revalidate.New(revalidate.Options{
 		Admitter: a, Pods: func(context.Context) ([]corev1.Pod, error) { return pods, nil },
-		Revision: func() uint64 { return store.Snapshot().Revision }, Interval: time.Hour, Skip: []string{"kube-system"},
+		Revision: func() uint64 { return store.Snapshot().Revision }, Policies: func() []string { return store.Snapshot().IDs() },
+		Interval: time.Hour, Skip: []string{"kube-system"},
 		Report: func(req *admissionv1.AdmissionRequest, d *webhook.Decision) {
 			reported = append(reported, req.Name+"/"+string(d.Reason))
 		},
@@ -115,7 +116,7 @@ func TestPass(t *testing.T) {
 		t.Fatalf("%d passes reported, want %d", len(passes), len(want))
 	}
 	for i, p := range passes {
-		if got := p.Pods["ClusterImagePolicy/ci"]; len(p.Pods) != 1 || !slices.Equal(got, want[i]) || p.End.IsZero() {
+		if got := p.Pods["ClusterImagePolicy/ci"]; len(p.Pods) != 1 || !slices.Equal(got, want[i]) || p.End.IsZero() || !slices.Equal(p.Policies, []string{"ClusterImagePolicy/ci"}) {
 			t.Errorf("pass %d: %+v, want ClusterImagePolicy/ci failing %v", i, p, want[i])
 		}
 	}
@@ -144,5 +145,34 @@ gatehouse_noncompliant_pods{decision="audit",policy="ClusterImagePolicy/ci",reas
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gatehouse_noncompliant_pods"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A pod counts for every policy it fails, not only the one that decided:
+// an audit-mode policy tried beside an enforcing one sees its pods.
+func TestPassCountsEveryFailedPolicy(t *testing.T) {
+	host := verifytest.Registry(t)
+	key := verifytest.NewKey(t)
+	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
+	store := policy.NewStore()
+	for name, mode := range map[string]v1alpha1.Mode{"ci": v1alpha1.ModeEnforce, "trial": v1alpha1.ModeAudit} {
+		if err := store.Apply(policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: name, Spec: v1alpha1.ImagePolicySpec{Mode: mode,
+			Images: []v1alpha1.ImageGlob{{Glob: host + "/**"}}, Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: key.PublicPEM}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got revalidate.Summary
+	r := revalidate.New(revalidate.Options{Admitter: admitter(t, store), Revision: func() uint64 { return 0 }, Interval: time.Hour,
+		Policies: func() []string { return store.Snapshot().IDs() },
+		Pods: func(context.Context) ([]corev1.Pod, error) {
+			return []corev1.Pod{pod("team", "app", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning)}, nil
+		},
+		Passed: func(s revalidate.Summary) { got = s },
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil))}, prometheus.NewRegistry())
+	r.Pass(context.Background())
+	for _, id := range []string{"ClusterImagePolicy/ci", "ClusterImagePolicy/trial"} {
+		if !slices.Equal(got.Pods[id], []string{"team/app"}) {
+			t.Errorf("%s: pods %v, want team/app (all: %v)", id, got.Pods[id], got.Pods)
+		}
 	}
 }
