@@ -219,7 +219,9 @@ func TestRunAfterRevert(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go f.writer.Run(ctx, 10*time.Millisecond)
-	wait("refused", func(s v1alpha1.PolicyStatus) bool { return condition(s, v1alpha1.ConditionReady).Reason == v1alpha1.ReasonRefused })
+	wait("refused", func(s v1alpha1.PolicyStatus) bool {
+		return condition(s, v1alpha1.ConditionReady).Reason == v1alpha1.ReasonRefused
+	})
 	apply(3, key.PublicPEM) // the revert: the serving revision again
 	wait("after the revert", func(s v1alpha1.PolicyStatus) bool {
 		return condition(s, v1alpha1.ConditionReady).Status == metav1.ConditionTrue && s.ObservedGeneration == 3
