@@ -70,6 +70,13 @@ func TestRevalidation(t *testing.T) {
 	if _, err := suite.Client.CoreV1().Pods(stack.AppNamespace).Get(ctx, "reval", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the non-compliant pod was not left running: %v", err)
 	}
+	// This replica leads: it holds the Lease and says so.
+	if line := scrape(ctx, t, "gatehouse_leader"); line != "gatehouse_leader 1" {
+		t.Errorf("/metrics: %q, want gatehouse_leader 1", line)
+	}
+	if l, err := suite.Client.CoordinationV1().Leases(stack.SystemNamespace).Get(ctx, "gatehouse-leader", metav1.GetOptions{}); err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+		t.Errorf("leader lease: %+v, %v", l, err)
+	}
 	// The policy's status says the new generation serves, and names the pod.
 	var st v1alpha1.PolicyStatus
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {

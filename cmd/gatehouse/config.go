@@ -26,6 +26,9 @@ type Config struct {
 	WatchPolicy bool
 	// PolicyStatus writes the status of the watched policy resources.
 	PolicyStatus bool
+	// LeaderLease is the Lease ("namespace/name") whose holder revalidates
+	// and writes statuses; "" makes every replica do it.
+	LeaderLease  string
 	Unmatched    webhook.Action
 	InfraFailure webhook.Action
 	Insecure     []string
@@ -75,6 +78,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.WebhookName, "webhook-config-name", "gatehouse", `name of the Validating and Mutating webhook configurations whose caBundle gatehouse keeps ("" to leave them alone)`)
 	fs.Var(&policyFiles, "policy-file", "policy YAML file or directory (repeatable)")
 	fs.BoolVar(&c.WatchPolicy, "watch-policies", true, "watch ClusterImagePolicy and ImagePolicy resources in the cluster")
+	fs.StringVar(&c.LeaderLease, "leader-lease", "gatehouse-system/gatehouse-leader", `namespace/name of the Lease that elects the one replica which revalidates running pods and writes policy statuses ("" for every replica)`)
 	fs.BoolVar(&c.PolicyStatus, "policy-status", true, "write each watched policy's status: Ready (loaded or refused, and why) and, with revalidation, Compliant and nonCompliantPods")
 	fs.StringVar(&unmatched, "unmatched-images", "deny", "what happens to images no ClusterImagePolicy matches: deny, warn or allow")
 	fs.StringVar(&infra, "infra-failure", "deny", "what happens when verification is inconclusive (registry down, rate-limited, timeout): deny (fail closed) or allow (fail open, counted apart)")
@@ -138,6 +142,9 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--kubeconfig=none needs --policy-file: without a cluster, policies come from files"))
 	} else if !c.WatchPolicy && len(c.PolicyFiles) == 0 {
 		errs = append(errs, errors.New("--watch-policies=false needs --policy-file: otherwise no policy could ever load"))
+	}
+	if ns, name, ok := strings.Cut(c.LeaderLease, "/"); c.LeaderLease != "" && (!ok || ns == "" || name == "" || strings.Contains(name, "/")) {
+		errs = append(errs, fmt.Errorf("--leader-lease %q: write namespace/name, or \"\" for every replica to revalidate", c.LeaderLease))
 	}
 	if c.RevalidateInterval < 0 || (c.RevalidateInterval > 0 && c.RevalidateInterval < 30*time.Second) {
 		errs = append(errs, errors.New("--revalidate-interval must be 0 (off) or at least 30s: each pass judges every running pod"))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"gatehouse.dev/gatehouse/certs"
 	"gatehouse.dev/gatehouse/policy"
@@ -36,6 +38,7 @@ import (
 
 func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	log := newLogger(c.LogLevel, logOut)
+	klog.SetSlogLogger(log) // client-go's own messages (watches, leader election) as JSON lines too
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -71,34 +74,21 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 		g.Go(func() error { resyncSecrets(ctx, store, log); return nil })
 		g.Go(func() error { events.Run(ctx); return nil })
 	}
-	var statuses *status.Writer
-	if kube != nil && c.WatchPolicy && c.PolicyStatus {
-		statuses = status.New(kube.dynamic, store, log)
+	if work := clusterWork(c, kube, store, admitter, events, reg, log); work != nil {
+		var leading prometheus.Gauge
+		if c.LeaderLease != "" {
+			leading = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatehouse_leader", Help: "1 while this replica holds the leader lease, and so revalidates running pods and writes policy statuses; else 0."})
+			reg.MustRegister(leading)
+		}
 		g.Go(func() error {
 			if err := waitReady(ctx, store); err != nil {
 				return nil
 			}
-			statuses.Run(ctx, status.Check)
-			return nil
-		})
-	}
-	if kube != nil && c.RevalidateInterval > 0 {
-		o := revalidate.Options{
-			Admitter: admitter, Pods: kube.runningPods, Revision: func() uint64 { return store.Snapshot().Revision },
-			Policies: func() []string { return store.Snapshot().IDs() },
-			Interval: c.RevalidateInterval, Skip: c.RevalidateSkip, Report: events.NonCompliant, Log: log,
-		}
-		if statuses != nil {
-			o.Passed = func(s revalidate.Summary) {
-				statuses.Revalidated(status.Pass{End: s.End, Policies: s.Policies, Pods: s.Pods})
-			}
-		}
-		r := revalidate.New(o, reg)
-		g.Go(func() error {
-			if err := waitReady(ctx, store); err != nil {
+			if leading == nil {
+				work(ctx) // every replica: --leader-lease=""
 				return nil
 			}
-			r.Run(ctx)
+			lead(ctx, kube.client, c.LeaderLease, leaderIdentity(), leading.Set, work, log)
 			return nil
 		})
 	}
@@ -113,6 +103,46 @@ func serve(ctx context.Context, c *Config, logOut io.Writer) error {
 	g.Go(func() error { return listen(ctx, c.ProbeListen, probes, nil, log) })
 	log.Info("gatehouse started", "version", version, "listen", c.Listen, "probeListen", c.ProbeListen)
 	return g.Wait()
+}
+
+// clusterWork is what one replica does for the whole cluster: write the
+// policies' statuses and revalidate the running pods. Nil when there is
+// nothing to do.
+func clusterWork(c *Config, kube *kubeClients, store *policy.Store, admitter *webhook.Admitter, events *kubeevents.Recorder, reg prometheus.Registerer, log *slog.Logger) func(context.Context) {
+	if kube == nil {
+		return nil
+	}
+	var jobs []func(context.Context)
+	var statuses *status.Writer
+	if c.WatchPolicy && c.PolicyStatus {
+		statuses = status.New(kube.dynamic, store, log)
+		jobs = append(jobs, func(ctx context.Context) { statuses.Run(ctx, status.Check) })
+	}
+	if c.RevalidateInterval > 0 {
+		o := revalidate.Options{
+			Admitter: admitter, Pods: kube.runningPods, Revision: func() uint64 { return store.Snapshot().Revision },
+			Policies: func() []string { return store.Snapshot().IDs() },
+			Interval: c.RevalidateInterval, Skip: c.RevalidateSkip, Report: events.NonCompliant, Log: log,
+		}
+		if statuses != nil {
+			o.Passed = func(s revalidate.Summary) {
+				statuses.Revalidated(status.Pass{End: s.End, Policies: s.Policies, Pods: s.Pods})
+			}
+		}
+		r := revalidate.New(o, reg)
+		jobs = append(jobs, r.Run)
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, job := range jobs {
+			wg.Add(1)
+			go func() { defer wg.Done(); job(ctx) }()
+		}
+		wg.Wait()
+	}
 }
 
 func newLogger(level string, out io.Writer) *slog.Logger {
