@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -79,24 +80,11 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 		types = append(types, c.PredicateType)
 	}
 	t := time.Now()
-	f := &fetched{repo: repo.Name().String()}
-	var err error
-	if f.legacy, err = attest.Fetch(ctx, repo, target.Digest, types...); err != nil {
+	f, err := fetchAttestations(ctx, repo, target.Digest, checks, types)
+	sw.fetched(t) // a failed fetch is fetch time too
+	if err != nil {
 		return registryFailure(what, err)
 	}
-	src := &referrersOnce{Repo: repo} // DSSE referrers, bundles and documents: one listing
-	if f.referred, err = attest.FetchReferrers(ctx, src, target.Digest, types...); err != nil {
-		return registryFailure(what, err)
-	}
-	if f.bundles, err = sigstorebundle.FetchAttestations(ctx, src, target.Digest, types...); err != nil {
-		return registryFailure(what, err)
-	}
-	if docTypes := documentTypes(checks); len(docTypes) > 0 {
-		if f.documents, err = fetchDocuments(ctx, src, repo, target.Digest, docTypes); err != nil {
-			return registryFailure(what, err)
-		}
-	}
-	sw.fetched(t)
 	res.Attestations, res.AttestationsFound = []Attestation{}, f.found(checks)
 	var rejected []Rejection
 	satisfied := 0
@@ -120,6 +108,29 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	return nil
 }
 
+// fetchAttestations fetches every attestation of digest of the predicate
+// types, in every format.
+func fetchAttestations(ctx context.Context, repo *registry.Repo, digest v1.Hash, checks []AttestationCheck, types []string) (*fetched, error) {
+	f := &fetched{repo: repo.Name().String()}
+	var err error
+	if f.legacy, err = attest.Fetch(ctx, repo, digest, types...); err != nil {
+		return nil, err
+	}
+	src := &referrersOnce{Repo: repo} // DSSE referrers, bundles and documents: one listing
+	if f.referred, err = attest.FetchReferrers(ctx, src, digest, types...); err != nil {
+		return nil, err
+	}
+	if f.bundles, err = sigstorebundle.FetchAttestations(ctx, src, digest, types...); err != nil {
+		return nil, err
+	}
+	if docTypes := documentTypes(checks); len(docTypes) > 0 {
+		if f.documents, err = fetchDocuments(ctx, src, repo, digest, docTypes); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
 // fetched is every attestation found for one digest, by format.
 type fetched struct {
 	repo      string          // the repository, for Notation's trust policy scopes
@@ -130,10 +141,12 @@ type fetched struct {
 }
 
 // notarized is a document attached as a referrer, with the Notation
-// signatures of its manifest.
+// signatures of its manifest; unread when it has none.
 type notarized struct {
 	attest.Document
 	signatures []notation.Signature
+	// unreadable says why a signed document could not be read.
+	unreadable error
 }
 
 // documentTypes lists the artifact types of the documents that checks with
@@ -152,20 +165,37 @@ func documentTypes(checks []AttestationCheck) []string {
 	return out
 }
 
-// fetchDocuments fetches the documents of the artifact types attached to
-// digest, and the Notation signatures of each.
+// fetchDocuments finds the documents of the artifact types attached to
+// digest and the Notation signatures of each, then reads the signed ones:
+// at most attest.MaxAttestations of them, within attest.MaxBytes. Unsigned
+// documents are never read, so they can neither crowd out a signed one nor
+// fail the fetch.
 func fetchDocuments(ctx context.Context, src attest.ReferrerSource, repo *registry.Repo, digest v1.Hash, artifactTypes []string) ([]notarized, error) {
-	docs, err := attest.FetchDocuments(ctx, src, digest, artifactTypes)
+	docs, err := attest.FindDocuments(ctx, src, digest, artifactTypes)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]notarized, 0, len(docs))
+	read, total := 0, int64(0)
 	for _, d := range docs {
 		sigs, err := notation.Fetch(ctx, repo, d.Manifest.Digest)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notarized{Document: d, signatures: sigs})
+		n := notarized{Document: d, signatures: sigs}
+		switch {
+		case len(sigs) == 0:
+		case read == attest.MaxAttestations || total+d.Layer.Size > attest.MaxBytes:
+			n.unreadable = fmt.Errorf("%w: more than %d signed documents or %d bytes attached", attest.ErrUnreadable, attest.MaxAttestations, attest.MaxBytes)
+		default:
+			if err := attest.ReadDocument(ctx, repo, &n.Document); errors.Is(err, attest.ErrUnreadable) {
+				n.unreadable = err
+			} else if err != nil {
+				return nil, err
+			}
+			read, total = read+1, total+int64(len(n.Content))
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }
@@ -287,6 +317,10 @@ func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, di
 				refused = fmt.Sprintf("a %s document signed by %s was refused: %s", d.ArtifactType, a.ID, msg)
 			}
 			if !ok {
+				continue
+			}
+			if d.unreadable != nil {
+				refused = fmt.Sprintf("a %s document signed by %s was passed over: %v", d.ArtifactType, a.ID, d.unreadable)
 				continue
 			}
 			st, err := attest.OpenDocument(d.Document, digest, c.PredicateType)

@@ -1,12 +1,16 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 
 	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/verify/attest"
+	"gatehouse.dev/gatehouse/verify/registry"
 	"gatehouse.dev/gatehouse/verify/verifytest"
 )
 
@@ -284,4 +289,68 @@ func TestVerifyNotationDocuments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Unsigned documents are never read, so they can neither crowd out a
+// signed one nor fail the verification; a signed document too large to
+// read is passed over with the reason in the result, never a registry
+// failure.
+func TestNotationDocumentsPassedOver(t *testing.T) {
+	host := verifytest.Registry(t)
+	ca := verifytest.NewNotationCA(t, "release-ca")
+	release := ca.Signer(t, releaseSubject, time.Now().Add(24*time.Hour))
+	small := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"left-pad","version":"1.3.0"}]}`)
+	big := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[],"padding":"` + strings.Repeat("x", 4096) + `"}`)
+	unsigned := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"unsigned","version":"0.0.1"}]}`)
+	unsignedDigest, _, err := v1.SHA256(bytes.NewReader(unsigned))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := &pathRecorder{}
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{MaxBlobBytes: 2048, Transport: requests})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := notationAuthority(t, "p/attestations/sbom/release", ca, "strict", releaseIdentity)
+	check := []verify.AttestationCheck{{ID: "p/attestations/sbom", PredicateType: attest.CycloneDX, Authorities: []verify.Authority{a}}}
+
+	unsignedBig := host + "/app/unsigned-big"
+	d := verifytest.PushImage(t, unsignedBig+":v1")
+	verifytest.AttachDocument(t, unsignedBig, d, big, attest.CycloneDXArtifactType)
+	verifytest.AttachDocument(t, unsignedBig, d, unsigned, attest.CycloneDXArtifactType)
+	verifytest.SignNotation(t, unsignedBig, verifytest.AttachDocument(t, unsignedBig, d, small, attest.CycloneDXArtifactType), release, verifytest.NotationJWS)
+	r := v.Verify(context.Background(), verify.Request{Image: unsignedBig + ":v1", Attestations: check})
+	if r.Error != nil || len(r.Attestations) != 1 {
+		t.Fatalf("beside unsigned documents, one oversized: error %v, attestations %+v, rejected %+v", r.Error, r.Attestations, r.Rejected)
+	}
+	if requests.saw(unsignedDigest.String()) {
+		t.Fatal("an unsigned document was read")
+	}
+
+	signedBig := host + "/app/signed-big"
+	d = verifytest.PushImage(t, signedBig+":v1")
+	verifytest.SignNotation(t, signedBig, verifytest.AttachDocument(t, signedBig, d, big, attest.CycloneDXArtifactType), release, verifytest.NotationJWS)
+	r = v.Verify(context.Background(), verify.Request{Image: signedBig + ":v1", Attestations: check})
+	if r.Error != nil || len(r.Attestations) != 0 || len(r.Rejected) != 1 || !strings.Contains(r.Rejected[0].Message, "was passed over: the document could not be read") {
+		t.Fatalf("a signed oversized document: error %v, attestations %+v, rejected %+v", r.Error, r.Attestations, r.Rejected)
+	}
+}
+
+// pathRecorder is a transport that records the paths it is asked for.
+type pathRecorder struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (p *pathRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.paths = append(p.paths, r.URL.Path)
+	p.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (p *pathRecorder) saw(s string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.paths, func(path string) bool { return strings.Contains(path, s) })
 }

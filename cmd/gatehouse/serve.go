@@ -221,7 +221,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	if c.MetricsNamespaces {
 		metrics.CountNamespaces(reg)
 	}
-	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics})
+	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics, MaxBlobBytes: c.MaxBlobBytes})
 	var cache *verify.Cache
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
 		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)

@@ -3,11 +3,14 @@ package attest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"gatehouse.dev/gatehouse/verify/registry"
 )
 
 // Artifact types of documents attached as plain OCI referrers and signed,
@@ -46,47 +49,52 @@ type Document struct {
 	Manifest v1.Descriptor
 	// ArtifactType is the manifest's artifact type (or config media type).
 	ArtifactType string
-	// Content is the document, the manifest's one layer.
+	// Layer describes the document itself, the manifest's one layer.
+	Layer v1.Descriptor
+	// Content is the document once read (ReadDocument).
 	Content []byte
 }
 
-// FetchDocuments returns the documents attached to digest as referrers of
-// the given artifact types: manifests with one layer and the image as
-// subject. At most MaxAttestations documents within MaxBytes are read; the
-// rest are ignored.
-func FetchDocuments(ctx context.Context, src ReferrerSource, digest v1.Hash, artifactTypes []string) ([]Document, error) {
+// MaxDocuments caps the referrer manifests of the wanted artifact types
+// read for one digest; the rest are ignored.
+const MaxDocuments = 64
+
+// FindDocuments returns the documents attached to digest as referrers of
+// the given artifact types (manifests with one layer and the image as
+// subject), without reading them: their signatures are checked first, and
+// only signed ones are read (ReadDocument). A referrer that is gone or
+// malformed is passed over, never a reason to fail.
+func FindDocuments(ctx context.Context, src ReferrerSource, digest v1.Hash, artifactTypes []string) ([]Document, error) {
 	refs, err := src.Referrers(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
 	var out []Document
-	total := 0
 	for _, d := range refs {
-		if len(out) == MaxAttestations {
+		if len(out) == MaxDocuments {
 			break
 		}
 		if d.ArtifactType != "" && d.ArtifactType != emptyConfigType && !slices.Contains(artifactTypes, d.ArtifactType) {
 			continue // registries that drop artifactType report the config's media type, or nothing
 		}
-		doc, err := fetchDocument(ctx, src, d, digest, artifactTypes)
+		doc, err := findDocument(ctx, src, d, digest, artifactTypes)
 		if err != nil {
 			return nil, err
 		}
-		if doc == nil {
-			continue
+		if doc != nil {
+			out = append(out, *doc)
 		}
-		if total += len(doc.Content); total > MaxBytes {
-			break
-		}
-		out = append(out, *doc)
 	}
 	return out, nil
 }
 
-// fetchDocument returns the document a referrer holds, nil when it is not
-// a document of subject of one of the artifact types.
-func fetchDocument(ctx context.Context, src ReferrerSource, d v1.Descriptor, subject v1.Hash, artifactTypes []string) (*Document, error) {
+// findDocument returns the document a referrer describes, nil when it is
+// not a document of subject of one of the artifact types, or is gone.
+func findDocument(ctx context.Context, src ReferrerSource, d v1.Descriptor, subject v1.Hash, artifactTypes []string) (*Document, error) {
 	m, err := src.Manifest(ctx, d.Digest.String())
+	if k := registry.KindOf(err); k == registry.NotFound || k == registry.Invalid {
+		return nil, nil // a stale or broken referrer: not a document
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +109,26 @@ func fetchDocument(ctx context.Context, src ReferrerSource, d v1.Descriptor, sub
 	if !slices.Contains(artifactTypes, typ) || len(man.Layers) != 1 || man.Subject == nil || man.Subject.Digest != subject {
 		return nil, nil
 	}
-	content, err := src.Blob(ctx, man.Layers[0])
-	if err != nil {
-		return nil, err
+	return &Document{Manifest: v1.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Raw))}, ArtifactType: typ, Layer: man.Layers[0]}, nil
+}
+
+// ErrUnreadable: a document's content could not be read (gone, or larger
+// than the registry client's blob cap).
+var ErrUnreadable = errors.New("the document could not be read")
+
+// ReadDocument reads doc's content. A document that is gone or too large
+// gives ErrUnreadable (with the registry's reason), which concerns this
+// document only; other errors are the registry's.
+func ReadDocument(ctx context.Context, src ReferrerSource, doc *Document) error {
+	b, err := src.Blob(ctx, doc.Layer)
+	if k := registry.KindOf(err); k == registry.NotFound || k == registry.Invalid {
+		return fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
-	return &Document{Manifest: v1.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Raw))}, ArtifactType: typ, Content: content}, nil
+	if err != nil {
+		return err
+	}
+	doc.Content = b
+	return nil
 }
 
 // OpenDocument returns the statement doc makes about digest for

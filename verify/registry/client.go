@@ -23,7 +23,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// MaxManifestBytes caps one manifest or index (default 4 MiB).
 	MaxManifestBytes int64
-	// MaxBlobBytes caps one blob fetched for verification (default 4 MiB).
+	// MaxBlobBytes caps one blob fetched for verification (default 16 MiB:
+	// an SBOM of a large image, base64-encoded in an envelope).
 	MaxBlobBytes int64
 	// Insecure lists registries (host[:port]) that may be reached over plain
 	// HTTP. Loopback registries always may.
@@ -47,7 +48,7 @@ type Observer interface {
 // Defaults.
 const (
 	DefaultMaxManifestBytes = 4 << 20
-	DefaultMaxBlobBytes     = 4 << 20
+	DefaultMaxBlobBytes     = 16 << 20
 )
 
 // Client fetches from OCI registries. It is safe for concurrent use.
