@@ -19,7 +19,9 @@ type referrerFake struct {
 	errs      map[string]error  // digest -> error
 }
 
-func (f referrerFake) Referrers(context.Context, v1.Hash) ([]v1.Descriptor, error) { return f.refs, nil }
+func (f referrerFake) Referrers(context.Context, v1.Hash) ([]v1.Descriptor, error) {
+	return f.refs, nil
+}
 
 func (f referrerFake) Manifest(_ context.Context, id string) (*registry.Manifest, error) {
 	if err := f.errs[id]; err != nil {
@@ -29,7 +31,9 @@ func (f referrerFake) Manifest(_ context.Context, id string) (*registry.Manifest
 	return &registry.Manifest{Digest: h, MediaType: types.OCIManifestSchema1, Raw: []byte(f.manifests[id])}, nil
 }
 
-func (f referrerFake) Blob(context.Context, v1.Descriptor) ([]byte, error) { return nil, errors.New("not read here") }
+func (f referrerFake) Blob(context.Context, v1.Descriptor) ([]byte, error) {
+	return nil, errors.New("not read here")
+}
 
 func hash(c byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", c)}
