@@ -70,6 +70,7 @@ func lead(ctx context.Context, client kubernetes.Interface, lease, identity stri
 		mu.Unlock()
 		if done != nil {
 			<-done
+			leading(0) // after work returned: a late start cannot leave 1 behind
 			log.Info("stopped leading", "lease", lease, "identity", identity)
 		}
 	}

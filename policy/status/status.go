@@ -87,6 +87,10 @@ func (w *Writer) Revalidated(p Pass) {
 // Run writes the statuses whenever the policies or the revalidation
 // results change, looking every check, and every Resync, until ctx ends.
 func (w *Writer) Run(ctx context.Context, check time.Duration) {
+	// A pass from an earlier term (this replica led before) is stale:
+	// start from the statuses as the cluster has them.
+	w.forgetPass()
+	defer w.forgetPass()
 	t := time.NewTicker(check)
 	defer t.Stop()
 	var written [2]uint64
@@ -109,6 +113,12 @@ func (w *Writer) Run(ctx context.Context, check time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+func (w *Writer) forgetPass() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pass = nil
 }
 
 // fingerprint changes whenever a status may have to change: a policy was
@@ -191,7 +201,8 @@ func (w *Writer) write(ctx context.Context, gvr schema.GroupVersionResource, u *
 // Desired is the status of the policy with the given ID, starting from its
 // current status cur (whose conditions keep their transition times when
 // their status stays), given the store's state of it and the last
-// revalidation pass (nil: none yet). now stamps new transitions.
+// revalidation pass (nil: none yet, and the compliance fields stay as they
+// are). now stamps new transitions.
 func Desired(cur v1alpha1.PolicyStatus, id string, st policy.State, pass *Pass, now time.Time) v1alpha1.PolicyStatus {
 	out := v1alpha1.PolicyStatus{ObservedGeneration: st.Generation, Conditions: append([]metav1.Condition(nil), cur.Conditions...),
 		NonCompliantPods: cur.NonCompliantPods, LastRevalidationTime: cur.LastRevalidationTime}
@@ -204,7 +215,10 @@ func Desired(cur v1alpha1.PolicyStatus, id string, st policy.State, pass *Pass, 
 		ready.Message = clip(fmt.Sprintf("Generation %d was refused: %v. The previous good generation, if any, keeps serving; fix the policy and apply it again.", st.Generation, st.Err))
 	}
 	meta.SetStatusCondition(&out.Conditions, ready)
-	if pass == nil || !slices.Contains(pass.Policies, id) { // not judged by the last pass (yet)
+	if pass == nil {
+		return out // no pass in this term yet: keep what the last one said
+	}
+	if !slices.Contains(pass.Policies, id) { // the pass did not judge by this policy
 		meta.RemoveStatusCondition(&out.Conditions, v1alpha1.ConditionCompliant)
 		out.NonCompliantPods, out.LastRevalidationTime = nil, nil
 		return out

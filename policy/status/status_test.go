@@ -185,6 +185,11 @@ func TestDesiredTransitions(t *testing.T) {
 	if c := condition(s, v1alpha1.ConditionCompliant); c.Message != "1 running pod would not be admitted now: ns/only. They keep running; their NonCompliant Events say why." {
 		t.Errorf("one pod: %q", c.Message)
 	}
+	// No pass yet in this term (a new leader): the compliance stays as the
+	// last leader wrote it.
+	if kept := status.Desired(s, id, policy.State{Generation: 3, Err: errTest}, nil, t0); kept.NonCompliantPods == nil || condition(kept, v1alpha1.ConditionCompliant).Type == "" {
+		t.Errorf("a new term without a pass dropped the compliance: %+v", kept)
+	}
 	// A pass that did not judge by the policy (deleted and made anew since)
 	// takes the compliance away rather than reporting a stale one.
 	s = status.Desired(s, id, policy.State{Generation: 4}, &status.Pass{End: t0, Policies: []string{"ClusterImagePolicy/other"}}, t0)

@@ -128,6 +128,11 @@ func (r *Revalidator) Pass(ctx context.Context) {
 			continue
 		}
 		d := r.o.Admitter.Admit(ctx, req, false)
+		if ctx.Err() != nil {
+			// Cut short (leadership lost, shutdown): a cancelled fetch
+			// reads as a timeout, so this verdict and the pass are void.
+			return
+		}
 		label := d.Label()
 		if label == "allow" && len(d.Audit) > 0 {
 			label = "audit" // admitted, but an audit-mode policy fails

@@ -176,3 +176,34 @@ func TestPassCountsEveryFailedPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A pass cut short (leadership lost, shutdown) reports nothing: a
+// cancelled fetch would read as a timeout and every pod as denied.
+func TestPassCutShort(t *testing.T) {
+	host := verifytest.Registry(t)
+	key := verifytest.NewKey(t)
+	unsigned := verifytest.PushImage(t, host+"/app/unsigned:v1")
+	store := policy.NewStore()
+	if err := store.Apply(policy.Object{Kind: v1alpha1.KindClusterImagePolicy, Name: "ci", Spec: v1alpha1.ImagePolicySpec{
+		Images: []v1alpha1.ImageGlob{{Glob: host + "/**"}}, Authorities: []v1alpha1.Authority{{Name: "ci", Key: &v1alpha1.KeyAuthority{Data: key.PublicPEM}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var reported, passed int
+	r := revalidate.New(revalidate.Options{Admitter: admitter(t, store), Revision: func() uint64 { return 0 }, Interval: time.Hour,
+		Pods: func(context.Context) ([]corev1.Pod, error) {
+			return []corev1.Pod{pod("team", "app", host+"/app/unsigned@"+unsigned.String(), corev1.PodRunning)}, nil
+		},
+		Report: func(*admissionv1.AdmissionRequest, *webhook.Decision) { reported++ },
+		Passed: func(revalidate.Summary) { passed++ },
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil))}, prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.Pass(ctx)
+	if reported != 0 || passed != 0 {
+		t.Fatalf("a cancelled pass reported %d pods and %d passes", reported, passed)
+	}
+	r.Pass(context.Background())
+	if reported != 1 || passed != 1 {
+		t.Fatalf("a whole pass reported %d pods and %d passes, want 1 and 1", reported, passed)
+	}
+}
