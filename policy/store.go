@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,12 +47,17 @@ func NewStore(sources ...string) *Store {
 // previous good revision of the same object (if any) keeps serving, and the
 // error is returned and kept for Errors.
 func (s *Store) Apply(o Object) error {
+	return s.apply(o, false)
+}
+
+// apply is Apply; with again (a Resync), o is applied only if it is still
+// the latest revision of its object once compiled: the watch may have
+// applied a newer one, or deleted it, meanwhile.
+func (s *Store) apply(o Object, again bool) error {
 	p, print, err := s.compile(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen, ok := s.gens[o.Source+"/"+o.ID()]; ok && o.Generation > 0 && o.Generation < gen {
-		// An older generation than one already applied: a Resync that
-		// compiled while the watch applied a newer one. Keep the newer.
+	if cur, ok := s.objects[o.ID()]; again && (!ok || !reflect.DeepEqual(cur, o)) {
 		return nil
 	}
 	s.changes++
@@ -178,7 +184,7 @@ func (s *Store) Resync() error {
 	s.mu.Unlock()
 	var errs []error
 	for _, o := range todo {
-		errs = append(errs, s.Apply(o))
+		errs = append(errs, s.apply(o, true))
 	}
 	return errors.Join(errs...)
 }

@@ -291,9 +291,26 @@ func TestStoreChangesAndGenerations(t *testing.T) {
 		t.Errorf("revision %d (want %d, nothing new serves), changes %d (want %d)", s.Snapshot().Revision, rev, s.Changes(), changes+2)
 	}
 	// A Resync that compiled generation 1 while the watch applied a newer
-	// one must not put generation 1 back.
-	apply(1, good)
+	// one, or deleted the object, must not put generation 1 back.
+	stale := clusterPolicy("p", good)
+	stale.Source, stale.Generation = SourceCluster, 1
+	if err := s.apply(stale, true); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := s.State(SourceCluster, "ClusterImagePolicy/p"); st.Generation != 3 {
-		t.Errorf("an older generation replaced generation 3: %+v", st)
+		t.Errorf("a stale Resync replaced generation 3: %+v", st)
+	}
+	s.Delete(SourceCluster, "ClusterImagePolicy/p")
+	if err := s.apply(stale, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.State(SourceCluster, "ClusterImagePolicy/p"); ok || s.Snapshot().Len() != 0 {
+		t.Errorf("a stale Resync brought a deleted policy back: %d serving", s.Snapshot().Len())
+	}
+	// The object made anew starts at generation 1 again: the watch's
+	// apply is taken.
+	apply(1, good)
+	if st, ok := s.State(SourceCluster, "ClusterImagePolicy/p"); !ok || st.Generation != 1 || s.Snapshot().Len() != 1 {
+		t.Errorf("the recreated object: %+v %v", st, ok)
 	}
 }
