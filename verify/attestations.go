@@ -79,8 +79,12 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		types = append(types, c.PredicateType)
 	}
+	limit := v.opts.MaxAttestationBytes
+	if limit <= 0 {
+		limit = attest.MaxBytes
+	}
 	t := time.Now()
-	f, err := fetchAttestations(ctx, repo, target.Digest, checks, types)
+	f, err := fetchAttestations(ctx, registry.WithBlobLimit(ctx, limit), repo, target.Digest, checks, types)
 	sw.fetched(t) // a failed fetch is fetch time too
 	if err != nil {
 		return registryFailure(what, err)
@@ -109,10 +113,15 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 }
 
 // fetchAttestations fetches every attestation of digest of the predicate
-// types, in every format.
-func fetchAttestations(ctx context.Context, repo *registry.Repo, digest v1.Hash, checks []AttestationCheck, types []string) (*fetched, error) {
-	f := &fetched{repo: repo.Name().String()}
+// types, in every format: envelopes and bundles under actx (the
+// attestation blob limit), Notation signatures of attached documents under
+// ctx (the signature limit). Documents are read only once a signature of
+// theirs verifies (fetched.check).
+func fetchAttestations(ctx, actx context.Context, repo *registry.Repo, digest v1.Hash, checks []AttestationCheck, types []string) (*fetched, error) {
+	f := &fetched{name: repo.Name().String()}
 	var err error
+	sigCtx := ctx
+	ctx = actx
 	if f.legacy, err = attest.Fetch(ctx, repo, digest, types...); err != nil {
 		return nil, err
 	}
@@ -123,8 +132,8 @@ func fetchAttestations(ctx context.Context, repo *registry.Repo, digest v1.Hash,
 	if f.bundles, err = sigstorebundle.FetchAttestations(ctx, src, digest, types...); err != nil {
 		return nil, err
 	}
-	if docTypes := documentTypes(checks); len(docTypes) > 0 {
-		if f.documents, err = fetchDocuments(ctx, src, repo, digest, docTypes); err != nil {
+	if len(documentTypes(checks)) > 0 {
+		if f.documents, err = fetchDocuments(sigCtx, actx, src, repo, digest, checks); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +142,7 @@ func fetchAttestations(ctx context.Context, repo *registry.Repo, digest v1.Hash,
 
 // fetched is every attestation found for one digest, by format.
 type fetched struct {
-	repo      string          // the repository, for Notation's trust policy scopes
+	name      string          // the repository, for Notation's trust policy scopes
 	legacy    []cosign.Signed // .att layers: envelopes, with keyless annotations
 	referred  [][]byte        // DSSE envelopes attached as referrers
 	bundles   [][]byte        // sigstore bundles
@@ -166,29 +175,35 @@ func documentTypes(checks []AttestationCheck) []string {
 }
 
 // fetchDocuments finds the documents of the artifact types attached to
-// digest and the Notation signatures of each, then reads the signed ones:
-// at most attest.MaxAttestations of them, within attest.MaxBytes. Unsigned
-// documents are never read, so they can neither crowd out a signed one nor
-// fail the fetch.
-func fetchDocuments(ctx context.Context, src attest.ReferrerSource, repo *registry.Repo, digest v1.Hash, artifactTypes []string) ([]notarized, error) {
-	docs, err := attest.FindDocuments(ctx, src, digest, artifactTypes)
+// digest and the Notation signatures of each (under ctx), then reads (under
+// actx) only those a signature of which verifies for one of the checks, so
+// unsigned documents can neither crowd out a signed one nor fail the
+// verification: at most attest.MaxAttestations documents within the
+// attestation byte budget. A document that cannot be read (gone, too
+// large, over the budget, its signatures gone) is passed over with the
+// reason; a registry that fails fails the fetch, as for every format.
+func fetchDocuments(ctx, actx context.Context, src attest.ReferrerSource, repo *registry.Repo, digest v1.Hash, checks []AttestationCheck) ([]notarized, error) {
+	docs, err := attest.FindDocuments(ctx, src, digest, documentTypes(checks))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]notarized, 0, len(docs))
-	read, total := 0, int64(0)
+	read, budget, total := 0, registry.BlobLimit(actx, attest.MaxBytes), int64(0)
 	for _, d := range docs {
 		sigs, err := notation.Fetch(ctx, repo, d.Manifest.Digest)
-		if err != nil {
+		n := notarized{Document: d, signatures: sigs}
+		if k := registry.KindOf(err); k == registry.NotFound || k == registry.Invalid {
+			n.unreadable = fmt.Errorf("%w: its signatures: %v", attest.ErrUnreadable, err)
+		} else if err != nil {
 			return nil, err
 		}
-		n := notarized{Document: d, signatures: sigs}
 		switch {
-		case len(sigs) == 0:
-		case read == attest.MaxAttestations || total+d.Layer.Size > attest.MaxBytes:
-			n.unreadable = fmt.Errorf("%w: more than %d signed documents or %d bytes attached", attest.ErrUnreadable, attest.MaxAttestations, attest.MaxBytes)
+		case len(sigs) == 0 || !signedForAny(ctx, checks, &n, repo.Name().String()):
+		case read == attest.MaxAttestations || total+d.Layer.Size > budget:
+			n.unreadable = fmt.Errorf("%w: more than %d signed documents or %d bytes attached", attest.ErrUnreadable, attest.MaxAttestations, budget)
 		default:
-			if err := attest.ReadDocument(ctx, repo, &n.Document); errors.Is(err, attest.ErrUnreadable) {
+			err := attest.ReadDocument(actx, repo, &n.Document)
+			if errors.Is(err, attest.ErrUnreadable) {
 				n.unreadable = err
 			} else if err != nil {
 				return nil, err
@@ -198,6 +213,25 @@ func fetchDocuments(ctx context.Context, src attest.ReferrerSource, repo *regist
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// signedForAny reports whether a signature of n verifies for a Notation
+// authority of a check its artifact type could satisfy.
+func signedForAny(ctx context.Context, checks []AttestationCheck, n *notarized, repo string) bool {
+	for _, c := range checks {
+		if !slices.Contains(attest.DocumentTypes(c.PredicateType), n.ArtifactType) {
+			continue
+		}
+		for _, a := range c.Authorities {
+			if a.Notation == nil {
+				continue
+			}
+			if _, _, ok := a.Notation.check(ctx, n.signatures, n.Manifest, repo+"@"+n.Manifest.Digest.String()); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // found counts what was fetched by the predicate type it claims, unverified
@@ -308,19 +342,29 @@ func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, di
 			}
 		}
 	case a.Notation != nil:
-		for _, d := range f.documents {
+		for i := range f.documents {
+			d := &f.documents[i]
 			if !slices.Contains(attest.DocumentTypes(c.PredicateType), d.ArtifactType) {
 				continue
 			}
-			s, revoked, ok := a.Notation.check(ctx, d.signatures, d.Manifest, f.repo+"@"+d.Manifest.Digest.String())
+			if d.unreadable == nil && len(d.signatures) == 0 {
+				continue // unsigned: never read
+			}
+			s, revoked, ok := a.Notation.check(ctx, d.signatures, d.Manifest, f.name+"@"+d.Manifest.Digest.String())
 			for _, msg := range revoked {
 				refused = fmt.Sprintf("a %s document signed by %s was refused: %s", d.ArtifactType, a.ID, msg)
+			}
+			if d.unreadable != nil && len(d.signatures) == 0 { // its signatures could not be fetched
+				refused = fmt.Sprintf("a %s document was passed over: %v", d.ArtifactType, d.unreadable)
+				continue
 			}
 			if !ok {
 				continue
 			}
-			if d.unreadable != nil {
-				refused = fmt.Sprintf("a %s document signed by %s was passed over: %v", d.ArtifactType, a.ID, d.unreadable)
+			if d.Content == nil {
+				if d.unreadable != nil {
+					refused = fmt.Sprintf("a %s document signed by %s was passed over: %v", d.ArtifactType, a.ID, d.unreadable)
+				}
 				continue
 			}
 			st, err := attest.OpenDocument(d.Document, digest, c.PredicateType)

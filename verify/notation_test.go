@@ -307,7 +307,7 @@ func TestNotationDocumentsPassedOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	requests := &pathRecorder{}
-	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{MaxBlobBytes: 2048, Transport: requests})})
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: requests}), MaxAttestationBytes: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	StepTimeout time.Duration
 	// Observer, if set, is told how long each step of a verification took.
 	Observer StepObserver
+	// MaxAttestationBytes caps one attestation read (an envelope, a bundle,
+	// an attached document) and the bytes read for one digest in each
+	// format (0: attest.MaxBytes). Signatures keep the registry client's cap.
+	MaxAttestationBytes int64
 }
 
 // StepObserver learns how long each step of a verification took.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"gatehouse.dev/gatehouse/verify/registry"
+	"gatehouse.dev/gatehouse/verify/attest"
 	"gatehouse.dev/gatehouse/webhook"
 )
 
@@ -41,11 +41,11 @@ type Config struct {
 	// RevalidateInterval is the time between revalidation passes (0: off).
 	RevalidateInterval time.Duration
 	// RevalidateSkip are namespaces revalidation never judges.
-	RevalidateSkip []string
-	MaxBodyBytes   int64
-	MaxBlobBytes   int64
-	CacheSize      int
-	CacheTTL       time.Duration
+	RevalidateSkip      []string
+	MaxBodyBytes        int64
+	MaxAttestationBytes int64
+	CacheSize           int
+	CacheTTL            time.Duration
 	// CacheNegativeTTL keeps results with a missing signature.
 	CacheNegativeTTL time.Duration
 	LogLevel         string
@@ -93,7 +93,7 @@ func parseServe(args []string, stderr io.Writer) (*Config, error) {
 	fs.BoolVar(&c.MetricsNamespaces, "metrics-namespaces", false, "also count decisions by namespace (gatehouse_admission_decisions_by_namespace_total): one series per namespace, decision and reason")
 	fs.DurationVar(&c.RegoTimeout, "rego-timeout", 500*time.Millisecond, "time limit of one Rego evaluation (one policy's module for one image or pod); one that runs out denies")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest AdmissionReview accepted")
-	fs.Int64Var(&c.MaxBlobBytes, "max-blob-bytes", registry.DefaultMaxBlobBytes, "largest blob read from a registry (a signature, an attestation envelope, an SBOM); a larger one is refused")
+	fs.Int64Var(&c.MaxAttestationBytes, "max-attestation-bytes", attest.MaxBytes, "largest attestation read (an envelope, a bundle, an attached document), and the most bytes read for one image's attestations in each format")
 	fs.IntVar(&c.CacheSize, "cache-size", 10000, "verified results kept by digest (0 disables the cache)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 5*time.Minute, "how long a verified result is reused")
 	fs.DurationVar(&c.CacheNegativeTTL, "cache-negative-ttl", 15*time.Second, "how long a result with a missing signature is reused (0: never), so a newly signed image is admitted soon")
@@ -158,8 +158,8 @@ func (c *Config) validate() error {
 	if c.Timeout <= 0 || c.Timeout > 30*time.Second {
 		errs = append(errs, errors.New("--default-timeout must be between 0 and 30s (the API server's limit)"))
 	}
-	if c.CacheTTL < 0 || c.CacheNegativeTTL < 0 || c.CacheSize < 0 || c.MaxBodyBytes <= 0 || c.MaxBlobBytes <= 0 || c.StepTimeout < 0 {
-		errs = append(errs, errors.New("--cache-ttl, --cache-negative-ttl, --cache-size and --step-timeout cannot be negative; --max-body-bytes and --max-blob-bytes must be positive"))
+	if c.CacheTTL < 0 || c.CacheNegativeTTL < 0 || c.CacheSize < 0 || c.MaxBodyBytes <= 0 || c.MaxAttestationBytes <= 0 || c.StepTimeout < 0 {
+		errs = append(errs, errors.New("--cache-ttl, --cache-negative-ttl, --cache-size and --step-timeout cannot be negative; --max-body-bytes and --max-attestation-bytes must be positive"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -221,7 +221,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 	if c.MetricsNamespaces {
 		metrics.CountNamespaces(reg)
 	}
-	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics, MaxBlobBytes: c.MaxBlobBytes})
+	regClient := registry.New(registry.Options{Transport: transport, Insecure: c.Insecure, UserAgent: "gatehouse/" + version, Observer: metrics})
 	var cache *verify.Cache
 	if c.CacheSize > 0 && c.CacheTTL > 0 {
 		cache = verify.NewCache(c.CacheSize, c.CacheTTL, c.CacheNegativeTTL)
@@ -231,7 +231,7 @@ func newAdmitter(c *Config, store *policy.Store, kube *kubeClients, reg promethe
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_cache_entries", Help: "Entries in the verification cache, all layers."},
 			func() float64 { return float64(cache.Len()) }))
 	}
-	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout, Observer: metrics})
+	v, err := verify.New(verify.Options{Registry: regClient, Cache: cache, StepTimeout: c.StepTimeout, Observer: metrics, MaxAttestationBytes: c.MaxAttestationBytes})
 	if err != nil {
 		return nil, err
 	}

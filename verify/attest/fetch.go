@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"gatehouse.dev/gatehouse/verify/cosign"
+	"gatehouse.dev/gatehouse/verify/registry"
 )
 
 // DSSEMediaType is the layer media type of a cosign attestation.
@@ -22,6 +23,12 @@ const (
 	MaxAttestations = 16       // newest envelopes of the wanted types read
 	MaxBytes        = 16 << 20 // total bytes of the envelopes read
 )
+
+// budget is the bytes of attestations read for one digest and format: the
+// blob limit the caller set (registry.WithBlobLimit), at least MaxBytes.
+func budget(ctx context.Context) int {
+	return int(max(registry.BlobLimit(ctx, MaxBytes), MaxBytes))
+}
 
 // AttestationTag is the tag under which cosign v2 stores the attestations
 // of digest.
@@ -57,7 +64,7 @@ func Fetch(ctx context.Context, src cosign.Source, digest v1.Hash, predicateType
 		if err != nil {
 			return nil, err
 		}
-		if total += len(env); total > MaxBytes {
+		if total += len(env); total > budget(ctx) {
 			break
 		}
 		out = append(out, cosign.Signed{

@@ -48,7 +48,7 @@ func FetchReferrers(ctx context.Context, src ReferrerSource, digest v1.Hash, pre
 		if env == nil {
 			continue
 		}
-		if total += len(env); total > MaxBytes {
+		if total += len(env); total > budget(ctx) {
 			break
 		}
 		out = append(out, env)

@@ -40,6 +40,11 @@ type Signed struct {
 	Timestamp   []byte // RFC 3161 timestamp JSON, when a TSA was used
 }
 
+// MaxSignatureBytes caps the bytes of all the signature payloads of one
+// digest (each also within the registry client's blob cap): a few hundred
+// bytes each in practice.
+const MaxSignatureBytes = 8 << 20
+
 // SignatureTag is the tag under which cosign stores the signatures of digest.
 func SignatureTag(digest v1.Hash) string {
 	return fmt.Sprintf("%s-%s.sig", digest.Algorithm, digest.Hex)
@@ -51,6 +56,12 @@ func Fetch(ctx context.Context, src Source, digest v1.Hash) ([]Signed, error) {
 	layers, err := TagLayers(ctx, src, SignatureTag(digest), SimpleSigningMediaType, MaxSignatures)
 	if err != nil {
 		return nil, err
+	}
+	var total int64
+	for _, l := range layers {
+		if total += l.Size; l.Size < 0 || total > MaxSignatureBytes {
+			return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("the signatures of %s declare more than %d bytes", digest, MaxSignatureBytes)}
+		}
 	}
 	var out []Signed
 	for _, l := range layers {

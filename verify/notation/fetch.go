@@ -50,6 +50,7 @@ func Fetch(ctx context.Context, src Source, digest v1.Hash) ([]Signature, error)
 		return nil, err
 	}
 	var out []Signature
+	total := 0
 	for _, d := range refs {
 		if !maybeSignature(d) {
 			continue
@@ -61,12 +62,20 @@ func Fetch(ctx context.Context, src Source, digest v1.Hash) ([]Signature, error)
 		if err != nil {
 			return nil, err
 		}
-		if s != nil {
-			out = append(out, *s)
+		if s == nil {
+			continue
 		}
+		if total += len(s.Envelope); total > MaxSignatureBytes {
+			return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("the notation signatures of %s hold more than %d bytes", digest, MaxSignatureBytes)}
+		}
+		out = append(out, *s)
 	}
 	return out, nil
 }
+
+// MaxSignatureBytes caps the bytes of the notation signature envelopes of
+// one digest (a few kilobytes each in practice).
+const MaxSignatureBytes = 4 << 20
 
 // maybeSignature filters referrers by the artifactType the registry
 // reports, which may be the manifest's own, its config media type, or none.

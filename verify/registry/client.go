@@ -23,8 +23,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// MaxManifestBytes caps one manifest or index (default 4 MiB).
 	MaxManifestBytes int64
-	// MaxBlobBytes caps one blob fetched for verification (default 16 MiB:
-	// an SBOM of a large image, base64-encoded in an envelope).
+	// MaxBlobBytes caps one blob fetched for verification (default 4 MiB),
+	// unless the context sets another limit (WithBlobLimit).
 	MaxBlobBytes int64
 	// Insecure lists registries (host[:port]) that may be reached over plain
 	// HTTP. Loopback registries always may.
@@ -48,7 +48,7 @@ type Observer interface {
 // Defaults.
 const (
 	DefaultMaxManifestBytes = 4 << 20
-	DefaultMaxBlobBytes     = 16 << 20
+	DefaultMaxBlobBytes     = 4 << 20
 )
 
 // Client fetches from OCI registries. It is safe for concurrent use.
@@ -158,7 +158,7 @@ func (r *Repo) ref(identifier string) (name.Reference, error) {
 // the cap before fetching, and the bytes received must match its digest and
 // size.
 func (r *Repo) Blob(ctx context.Context, desc v1.Descriptor) ([]byte, error) {
-	max := r.c.opts.MaxBlobBytes
+	max := BlobLimit(ctx, r.c.opts.MaxBlobBytes)
 	if desc.Size < 0 || desc.Size > max {
 		return nil, invalid("blob %s declares %d bytes, limit is %d", desc.Digest, desc.Size, max)
 	}
@@ -179,6 +179,23 @@ func (r *Repo) Blob(ctx context.Context, desc v1.Descriptor) ([]byte, error) {
 		return nil, invalid("blob %s: got %d bytes, descriptor says %d", desc.Digest, len(b), desc.Size)
 	}
 	return b, nil
+}
+
+type blobLimitKey struct{}
+
+// WithBlobLimit returns a context under which Blob reads blobs of up to
+// limit bytes, instead of the client's MaxBlobBytes: attestations (an SBOM
+// in an envelope) are larger than signatures.
+func WithBlobLimit(ctx context.Context, limit int64) context.Context {
+	return context.WithValue(ctx, blobLimitKey{}, limit)
+}
+
+// BlobLimit returns the blob limit ctx sets, or def.
+func BlobLimit(ctx context.Context, def int64) int64 {
+	if l, ok := ctx.Value(blobLimitKey{}).(int64); ok && l > 0 {
+		return l
+	}
+	return def
 }
 
 // ParseManifest decodes raw as an image manifest.

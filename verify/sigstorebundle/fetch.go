@@ -59,7 +59,14 @@ func fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes []str
 	if err != nil {
 		return nil, err
 	}
+	// Signature bundles are small; attestation bundles carry their
+	// predicate (an SBOM) and share the attestation budget.
+	budget := int64(MaxSignatureBundleBytes)
+	if !refuseMore {
+		budget = registry.BlobLimit(ctx, MaxSignatureBundleBytes)
+	}
 	var out [][]byte
+	var total int64
 	for _, d := range refs {
 		if !maybeBundle(d) || !wanted(d, predicateTypes) {
 			continue
@@ -74,12 +81,23 @@ func fetch(ctx context.Context, src Source, digest v1.Hash, predicateTypes []str
 		if err != nil {
 			return nil, err
 		}
-		if b != nil {
-			out = append(out, b)
+		if b == nil {
+			continue
 		}
+		if total += int64(len(b)); total > budget {
+			if refuseMore {
+				return nil, &registry.Error{Kind: registry.Invalid, Err: fmt.Errorf("the sigstore bundles of %s hold more than %d bytes", digest, budget)}
+			}
+			break // older attestations past the budget are ignored
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }
+
+// MaxSignatureBundleBytes caps the bytes of the signature bundles of one
+// digest (a few kilobytes each in practice).
+const MaxSignatureBundleBytes = 8 << 20
 
 // maybeBundle filters referrers by the artifactType the registry reports,
 // which may be the manifest's own or its config media type.
