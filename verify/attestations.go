@@ -251,7 +251,7 @@ func (f *fetched) found(checks []AttestationCheck) map[string]int {
 	}
 	for _, d := range f.documents {
 		if d.ArtifactType == attest.InTotoArtifactType {
-			found[peekEnvelope([]byte(fmt.Sprintf(`{"payload":%q,"signatures":[{}]}`, base64.StdEncoding.EncodeToString(d.Content))))]++
+			found[peekStatement(d.Content)]++
 			continue
 		}
 		var counted []string
@@ -401,6 +401,12 @@ func peekEnvelope(raw []byte) string {
 	if err != nil {
 		return ""
 	}
+	return peekStatement(payload)
+}
+
+// peekStatement returns the predicate type an unverified in-toto
+// statement claims, for counting only.
+func peekStatement(payload []byte) string {
 	var st struct {
 		PredicateType string `json:"predicateType"`
 	}
@@ -418,13 +424,12 @@ func peekBundle(raw []byte) string {
 		return ""
 	}
 	var env struct {
-		Payload    string `json:"payload"`
-		Signatures []any  `json:"signatures"`
+		Payload []byte `json:"payload"` // base64 in JSON
 	}
 	if json.Unmarshal(b.DSSE, &env) != nil {
 		return ""
 	}
-	return peekEnvelope([]byte(fmt.Sprintf(`{"payload":%q,"signatures":[{}]}`, env.Payload)))
+	return peekStatement(env.Payload)
 }
 
 // referrersOnce is a registry.Repo that lists a digest's referrers once,
