@@ -21,13 +21,10 @@ const (
 	githubIssuer    = "https://token.actions.githubusercontent.com"
 )
 
-// Certificate-based (keyless) signatures made by the real cosign v2
-// (legacy .sig format: certificate and RFC 3161 timestamp in annotations)
-// and cosign v3 (sigstore bundle), with certificates of a private Sigstore
-// CA and timestamps of its timestamp authority: admitted when the policy
-// trusts the CA and the workflow identity, denied for another workflow.
-func TestKeylessPrivateSigstore(t *testing.T) {
-	ctx := need(t)
+// privateSigstore starts a private Sigstore for one test and returns it
+// with its trusted_root.json.
+func privateSigstore(t *testing.T) (*stack.PrivateSigstore, string) {
+	t.Helper()
 	ps, err := stack.NewPrivateSigstore()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +34,27 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ps, trustedRoot
+}
+
+// releaseAuthorities trusts the release workflow's certificates under
+// trustedRoot (a spec.authorities[].keyless.trustedRoot), without a log.
+func releaseAuthorities(trustedRoot map[string]any) []any {
+	return []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
+		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
+		"trustedRoot":              trustedRoot,
+		"transparencyLogThreshold": int64(0),
+	}}}
+}
+
+// Certificate-based (keyless) signatures made by the real cosign v2
+// (legacy .sig format: certificate and RFC 3161 timestamp in annotations)
+// and cosign v3 (sigstore bundle), with certificates of a private Sigstore
+// CA and timestamps of its timestamp authority: admitted when the policy
+// trusts the CA and the workflow identity, denied for another workflow.
+func TestKeylessPrivateSigstore(t *testing.T) {
+	ctx := need(t)
+	ps, trustedRoot := privateSigstore(t)
 	type image struct{ ref, digest string }
 	signed := func(host, repo string, c *stack.Cosign, subject string, extra ...string) image {
 		ref, digest, err := stack.PushImageTo(ctx, host, repo+":v1")
@@ -62,11 +80,7 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	unsigned := signed(suite.Zot, "keyless/unsigned", nil, "")
 
 	p := stack.ClusterPolicy("keyless-private", []string{suite.Registry + "/keyless/**", suite.Zot + "/keyless/**"}, "unused", "", "")
-	authorities := []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
-		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
-		"trustedRoot":              map[string]any{"data": trustedRoot},
-		"transparencyLogThreshold": int64(0),
-	}}}
+	authorities := releaseAuthorities(map[string]any{"data": trustedRoot})
 	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +99,7 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 		_, err := createPod(ctx, newPod("keyless-other", im.ref), true)
 		t.Run(name+" by another workflow", func(t *testing.T) { wantDenied(t, err, "untrusted-signer", im.digest) })
 	}
-	_, err = createPod(ctx, newPod("keyless-unsigned", unsigned.ref), true)
+	_, err := createPod(ctx, newPod("keyless-unsigned", unsigned.ref), true)
 	wantDenied(t, err, "unsigned", unsigned.digest)
 
 	// The same CA and timestamp authority given as PEM, not trusted_root.json.
@@ -93,11 +107,7 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	pemSigned := signed(suite.Registry, "keyless-pem/v2", suite.Cosign, releaseWorkflow)
 	pemOther := signed(suite.Zot, "keyless-pem/other", suite.Cosign3, otherWorkflow)
 	p = stack.ClusterPolicy("keyless-pem", []string{suite.Registry + "/keyless-pem/**", suite.Zot + "/keyless-pem/**"}, "unused", "", "")
-	authorities = []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
-		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
-		"trustedRoot":              map[string]any{"pem": map[string]any{"certificateAuthorities": []any{ca}, "timestampAuthorities": []any{tsa}}},
-		"transparencyLogThreshold": int64(0),
-	}}}
+	authorities = releaseAuthorities(map[string]any{"pem": map[string]any{"certificateAuthorities": []any{ca}, "timestampAuthorities": []any{tsa}}})
 	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +136,10 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 	tufSigned := signed(suite.Zot, "keyless-tuf/v3", suite.Cosign3, releaseWorkflow)
 	tufOther := signed(suite.Registry, "keyless-tuf/other", suite.Cosign, otherWorkflow)
 	p = stack.ClusterPolicy("keyless-tuf", []string{suite.Registry + "/keyless-tuf/**", suite.Zot + "/keyless-tuf/**"}, "unused", "", "")
-	authorities = []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
-		"identities": []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
-		"trustedRoot": map[string]any{"tuf": map[string]any{
-			"root":               string(repo.Root),
-			"mirrorConfigMapRef": map[string]any{"namespace": stack.SystemNamespace, "name": "sigstore-tuf"},
-		}},
-		"transparencyLogThreshold": int64(0),
-	}}}
+	authorities = releaseAuthorities(map[string]any{"tuf": map[string]any{
+		"root":               string(repo.Root),
+		"mirrorConfigMapRef": map[string]any{"namespace": stack.SystemNamespace, "name": "sigstore-tuf"},
+	}})
 	if err := unstructured.SetNestedSlice(p.Object, authorities, "spec", "authorities"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,15 +163,7 @@ func TestKeylessPrivateSigstore(t *testing.T) {
 // when another workflow did.
 func TestKeylessAttestations(t *testing.T) {
 	ctx := need(t)
-	ps, err := stack.NewPrivateSigstore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ps.Close() })
-	trustedRoot, err := ps.TrustedRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps, trustedRoot := privateSigstore(t)
 	predicate := filepath.Join(t.TempDir(), "provenance.json")
 	if err := os.WriteFile(predicate, []byte(provenance(trustedBuilder)), 0o600); err != nil {
 		t.Fatal(err)
@@ -198,11 +196,7 @@ func TestKeylessAttestations(t *testing.T) {
 	otherV2 := attested(suite.Registry, "keyless-att/other-v2", suite.Cosign, otherWorkflow)
 	otherV3 := attested(suite.Zot, "keyless-att/other-v3", suite.Cosign3, otherWorkflow)
 
-	release := []any{map[string]any{"name": "release-workflow", "keyless": map[string]any{
-		"identities":               []any{map[string]any{"issuer": githubIssuer, "subject": releaseWorkflow}},
-		"trustedRoot":              map[string]any{"data": trustedRoot},
-		"transparencyLogThreshold": int64(0),
-	}}}
+	release := releaseAuthorities(map[string]any{"data": trustedRoot})
 	p := stack.ClusterPolicy("keyless-att", []string{suite.Registry + "/keyless-att/**", suite.Zot + "/keyless-att/**"}, "unused", "", "")
 	spec := p.Object["spec"].(map[string]any)
 	spec["authorities"] = release

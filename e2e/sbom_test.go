@@ -61,6 +61,18 @@ func pushNodeAppTo(t *testing.T, host, repo string) (string, string) {
 	return ref.String(), d.String()
 }
 
+// noGPL denies images whose SBOM lists a GPL-3.0-only component.
+const noGPL = `package e2e.sbom
+
+import data.gatehouse.lib.sbom
+
+default allow := false
+
+allow if count(deny) == 0
+
+deny contains msg if some msg in sbom.license_denials(input.image, {"GPL-3.0-only"})
+`
+
 // syftSBOM scans image with the real syft and writes its CycloneDX SBOM.
 func syftSBOM(ctx context.Context, t *testing.T, bin, image, out string) {
 	t.Helper()
@@ -98,16 +110,7 @@ func TestSyftSBOM(t *testing.T) {
 	spec := p.Object["spec"].(map[string]any)
 	spec["attestations"] = []any{map[string]any{"name": "sbom", "predicateType": "cyclonedx",
 		"authorities": []any{map[string]any{"name": "builder", "key": map[string]any{"data": builder.PublicKey}}}}}
-	spec["rego"] = map[string]any{"module": `package e2e.sbom
-
-import data.gatehouse.lib.sbom
-
-default allow := false
-
-allow if count(deny) == 0
-
-deny contains msg if some msg in sbom.license_denials(input.image, {"GPL-3.0-only"})
-`}
+	spec["rego"] = map[string]any{"module": noGPL}
 	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -160,16 +163,7 @@ func TestNotationSignedSBOM(t *testing.T) {
 	p := notationPolicy("notation-sbom", []string{suite.Zot + "/notation-sbom/**"}, suite.Notation.Subject)
 	spec := p.Object["spec"].(map[string]any)
 	spec["attestations"] = []any{map[string]any{"name": "sbom", "predicateType": "cyclonedx", "authorities": spec["authorities"]}}
-	spec["rego"] = map[string]any{"module": `package e2e.notationsbom
-
-import data.gatehouse.lib.sbom
-
-default allow := false
-
-allow if count(deny) == 0
-
-deny contains msg if some msg in sbom.license_denials(input.image, {"GPL-3.0-only"})
-`}
+	spec["rego"] = map[string]any{"module": noGPL}
 	if err := suite.CreateClusterPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}

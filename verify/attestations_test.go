@@ -126,9 +126,32 @@ func mustHash(t *testing.T, s string) v1.Hash {
 // Verified attestations and configurations are cached by digest: a second
 // admission of a pinned image asks the registry nothing.
 func TestAttestationsCached(t *testing.T) {
+	req := signedAndAttested(t, "cached")
+	counting := &countingTransport{}
+	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: counting}), Cache: verify.NewCache(100, time.Hour, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Config = true
+	first := v.Verify(context.Background(), req)
+	calls := counting.n.Load()
+	second := v.Verify(context.Background(), req)
+	if first.Error != nil || len(first.Attestations) != 1 || first.Config == nil || calls == 0 {
+		t.Fatalf("first: %+v after %d calls", first, calls)
+	}
+	if got := counting.n.Load(); got != calls || !second.Cached || len(second.Attestations) != 1 || second.Config == nil {
+		t.Fatalf("second: %d more registry calls, result %+v", got-calls, second)
+	}
+}
+
+// signedAndAttested pushes an image to a new registry, signs it with one
+// key and attests its provenance with another, and returns the request
+// that verifies both, by digest.
+func signedAndAttested(t *testing.T, name string) verify.Request {
+	t.Helper()
 	host := verifytest.Registry(t)
 	ci, builder := verifytest.NewKey(t), verifytest.NewKey(t)
-	repo := host + "/att/cached"
+	repo := host + "/att/" + name
 	d := verifytest.PushImage(t, repo+":v1")
 	verifytest.Sign(t, repo, d, ci, verifytest.Payload(repo, d))
 	verifytest.Attest(t, repo, d, builder, attest.SLSAProvenanceV1, []byte(provenance))
@@ -140,22 +163,8 @@ func TestAttestationsCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counting := &countingTransport{}
-	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: counting}), Cache: verify.NewCache(100, time.Hour, time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{{ID: "p/ci", Key: signer}}, Config: true,
+	return verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{{ID: "p/ci", Key: signer}},
 		Attestations: []verify.AttestationCheck{{ID: "p/attestations/a", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{{ID: "p/attestations/a/b", Key: att}}}}}
-	first := v.Verify(context.Background(), req)
-	calls := counting.n.Load()
-	second := v.Verify(context.Background(), req)
-	if first.Error != nil || len(first.Attestations) != 1 || first.Config == nil || calls == 0 {
-		t.Fatalf("first: %+v after %d calls", first, calls)
-	}
-	if got := counting.n.Load(); got != calls || !second.Cached || len(second.Attestations) != 1 || second.Config == nil {
-		t.Fatalf("second: %d more registry calls, result %+v", got-calls, second)
-	}
 }
 
 type countingTransport struct{ n atomic.Int64 }
@@ -197,28 +206,13 @@ func TestAttestationsPileUp(t *testing.T) {
 // Each verification step is timed apart: registry fetches are counted to the
 // fetch steps, checking to the verify steps, and a cache hit to neither.
 func TestStepsTimed(t *testing.T) {
-	host := verifytest.Registry(t)
-	ci, builder := verifytest.NewKey(t), verifytest.NewKey(t)
-	repo := host + "/att/steps"
-	d := verifytest.PushImage(t, repo+":v1")
-	verifytest.Sign(t, repo, d, ci, verifytest.Payload(repo, d))
-	verifytest.Attest(t, repo, d, builder, attest.SLSAProvenanceV1, []byte(provenance))
-	signer, err := verify.ParseKey(ci.PublicPEM, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	att, err := verify.ParseKey(builder.PublicPEM, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := signedAndAttested(t, "steps")
 	const delay = 20 * time.Millisecond // each registry request takes at least this long
 	steps := &stepRecorder{}
 	v, err := verify.New(verify.Options{Registry: registry.New(registry.Options{Transport: slowTransport(delay)}), Cache: verify.NewCache(100, time.Hour, time.Minute), Observer: steps})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := verify.Request{Image: repo + "@" + d.String(), Authorities: []verify.Authority{{ID: "p/ci", Key: signer}},
-		Attestations: []verify.AttestationCheck{{ID: "p/attestations/a", PredicateType: attest.SLSAProvenanceV1, Authorities: []verify.Authority{{ID: "p/attestations/a/b", Key: att}}}}}
 	if res := v.Verify(context.Background(), req); res.Error != nil || len(res.Attestations) != 1 {
 		t.Fatalf("verify: %+v", res)
 	}

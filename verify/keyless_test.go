@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -154,13 +155,7 @@ func TestVerifyLegacyKeyless(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			image := fmt.Sprintf("%s/app/legacy%d", host, i)
 			d := verifytest.PushImage(t, image+":v1")
-			signer, subject := sigstore, ciSubject
-			if tc.signer != nil {
-				signer = tc.signer
-			}
-			if tc.subject != "" {
-				subject = tc.subject
-			}
+			signer, subject := cmp.Or(tc.signer, sigstore), cmp.Or(tc.subject, ciSubject)
 			payload := verifytest.Payload(image, d)
 			if tc.payloadFor != "" {
 				payload = verifytest.Payload(image, v1.Hash{Algorithm: "sha256", Hex: tc.payloadFor[len("sha256:"):]})
@@ -226,13 +221,7 @@ func TestVerifyLegacyKeylessAttestations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			image := fmt.Sprintf("%s/app/legacy-att%d", host, i)
 			d := verifytest.PushImage(t, image+":v1")
-			signer, subject := sigstore, ciSubject
-			if tc.signer != nil {
-				signer = tc.signer
-			}
-			if tc.subject != "" {
-				subject = tc.subject
-			}
+			signer, subject := cmp.Or(tc.signer, sigstore), cmp.Or(tc.subject, ciSubject)
 			about := d
 			if tc.otherImage {
 				about = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
