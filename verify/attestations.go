@@ -95,7 +95,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 	for _, c := range checks {
 		n := len(res.Attestations)
 		for _, a := range c.Authorities {
-			ats, rej := f.check(ctx, c, a, target.Digest)
+			ats, rej := f.check(c, a, target.Digest)
 			res.Attestations = append(res.Attestations, ats...)
 			if len(ats) == 0 && rej != "" {
 				rejected = append(rejected, Rejection{Authority: c.ID, Message: rej})
@@ -118,7 +118,7 @@ func (v *Verifier) attestationsOf(ctx context.Context, repo *registry.Repo, targ
 // ctx (the signature limit). Documents are read only once a signature of
 // theirs verifies (fetched.check).
 func fetchAttestations(ctx, actx context.Context, repo *registry.Repo, digest v1.Hash, checks []AttestationCheck, types []string) (*fetched, error) {
-	f := &fetched{name: repo.Name().String()}
+	f := &fetched{}
 	var err error
 	sigCtx := ctx
 	ctx = actx
@@ -142,7 +142,6 @@ func fetchAttestations(ctx, actx context.Context, repo *registry.Repo, digest v1
 
 // fetched is every attestation found for one digest, by format.
 type fetched struct {
-	name      string          // the repository, for Notation's trust policy scopes
 	legacy    []cosign.Signed // .att layers: envelopes, with keyless annotations
 	referred  [][]byte        // DSSE envelopes attached as referrers
 	bundles   [][]byte        // sigstore bundles
@@ -154,8 +153,18 @@ type fetched struct {
 type notarized struct {
 	attest.Document
 	signatures []notation.Signature
+	// checked holds what each Notation authority made of the signatures,
+	// by authority ID: checked once, when fetching, before reading.
+	checked map[string]notarizedBy
 	// unreadable says why a signed document could not be read.
 	unreadable error
+}
+
+// notarizedBy is one authority's verdict on a document's signatures.
+type notarizedBy struct {
+	signature Signature
+	revoked   []string
+	ok        bool
 }
 
 // documentTypes lists the artifact types of the documents that checks with
@@ -198,7 +207,7 @@ func fetchDocuments(ctx, actx context.Context, src attest.ReferrerSource, repo *
 			return nil, err
 		}
 		switch {
-		case len(sigs) == 0 || !signedForAny(ctx, checks, &n, repo.Name().String()):
+		case len(sigs) == 0 || !n.checkSignatures(ctx, checks, repo.Name().String()):
 		case read == attest.MaxAttestations || total+d.Layer.Size > budget:
 			n.unreadable = fmt.Errorf("%w: more than %d signed documents or %d bytes attached", attest.ErrUnreadable, attest.MaxAttestations, budget)
 		default:
@@ -215,23 +224,26 @@ func fetchDocuments(ctx, actx context.Context, src attest.ReferrerSource, repo *
 	return out, nil
 }
 
-// signedForAny reports whether a signature of n verifies for a Notation
-// authority of a check its artifact type could satisfy.
-func signedForAny(ctx context.Context, checks []AttestationCheck, n *notarized, repo string) bool {
+// checkSignatures checks n's signatures with every Notation authority of
+// a check its artifact type could satisfy, keeps the verdicts, and reports
+// whether one verified.
+func (n *notarized) checkSignatures(ctx context.Context, checks []AttestationCheck, repo string) bool {
+	n.checked = map[string]notarizedBy{}
+	signed := false
 	for _, c := range checks {
 		if !slices.Contains(attest.DocumentTypes(c.PredicateType), n.ArtifactType) {
 			continue
 		}
 		for _, a := range c.Authorities {
-			if a.Notation == nil {
+			if _, done := n.checked[a.ID]; a.Notation == nil || done {
 				continue
 			}
-			if _, _, ok := a.Notation.check(ctx, n.signatures, n.Manifest, repo+"@"+n.Manifest.Digest.String()); ok {
-				return true
-			}
+			s, revoked, ok := a.Notation.check(ctx, n.signatures, n.Manifest, repo+"@"+n.Manifest.Digest.String())
+			n.checked[a.ID] = notarizedBy{signature: s, revoked: revoked, ok: ok}
+			signed = signed || ok
 		}
 	}
-	return false
+	return signed
 }
 
 // found counts what was fetched by the predicate type it claims, unverified
@@ -282,7 +294,7 @@ func (v *Verifier) attestationsFromCache(key string, res *Result) bool {
 // check returns every attestation of c's predicate type that a verifies
 // (a policy over reports picks the latest), or why a signed one of that
 // type was refused.
-func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, digest v1.Hash) ([]Attestation, string) {
+func (f *fetched) check(c AttestationCheck, a Authority, digest v1.Hash) ([]Attestation, string) {
 	var out []Attestation
 	var refused string
 	add := func(st *attest.Statement, format string, edit func(*Attestation)) {
@@ -350,15 +362,15 @@ func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, di
 			if d.unreadable == nil && len(d.signatures) == 0 {
 				continue // unsigned: never read
 			}
-			s, revoked, ok := a.Notation.check(ctx, d.signatures, d.Manifest, f.name+"@"+d.Manifest.Digest.String())
-			for _, msg := range revoked {
+			v := d.checked[a.ID] // checked when fetching
+			for _, msg := range v.revoked {
 				refused = fmt.Sprintf("a %s document signed by %s was refused: %s", d.ArtifactType, a.ID, msg)
 			}
 			if d.unreadable != nil && len(d.signatures) == 0 { // its signatures could not be fetched
 				refused = fmt.Sprintf("a %s document was passed over: %v", d.ArtifactType, d.unreadable)
 				continue
 			}
-			if !ok {
+			if !v.ok {
 				continue
 			}
 			if d.Content == nil {
@@ -372,7 +384,7 @@ func (f *fetched) check(ctx context.Context, c AttestationCheck, a Authority, di
 				refused = fmt.Sprintf("a %s document signed by %s was refused: %v", d.ArtifactType, a.ID, err)
 				continue
 			}
-			add(st, FormatNotationReferrer, func(at *Attestation) { at.Notation = s.Notation })
+			add(st, FormatNotationReferrer, func(at *Attestation) { at.Notation = v.signature.Notation })
 		}
 	}
 	return out, refused
